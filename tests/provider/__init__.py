@@ -1,0 +1,32 @@
+"""A controllable OpenID provider for the test-suite.
+
+    from tests.provider import TestProvider, ProviderConfig
+
+    with TestProvider(client_id="test-client", client_secret="test-secret") as p:
+        p.config.id_token_alg = "ES256"          # change behaviour at any time
+        requests.get(p.url("/.well-known/openid-configuration"))
+        p.calls["discovery"]                     # -> 1
+
+Modules:
+  server.py  ``TestProvider``: the HTTP server (werkzeug, background thread) and its routes
+  keys.py    signing keys (shared per process) and JWS/JWE minting with joserfc
+  state.py   ``ProviderConfig`` (the knobs) and ``ProviderState`` (counters, codes,
+             refresh-token families)
+
+Endpoints live under the issuer (``base_url + config.issuer_suffix``):
+``/.well-known/openid-configuration``, ``/jwks``, ``/authorize``, ``/token``,
+``/userinfo``, ``/logout``. Endpoint names (for ``calls``, ``fail``, ``delay``):
+discovery, jwks, authorize, token, userinfo, end_session.
+
+Beyond the basic API: ``p.base_url``, ``p.discovery_url``, ``p.running``,
+``p.end_session_requests``, ``p.userinfo_requests``, ``p.decode(token)`` (unverified
+header/claims), ``p.keys``/``p.state`` (internals), and config fields
+``access_token_alg`` (None => id_token_alg if asymmetric, else RS256),
+``access_token_sign_with``, ``access_token_header``, ``code_ttl``, ``redirect_uris``
+(None => any http(s) URL), ``require_client_auth``.
+"""
+
+from .server import TestProvider
+from .state import DEFAULT_USER, ProviderConfig
+
+__all__ = ["TestProvider", "ProviderConfig", "DEFAULT_USER"]
