@@ -76,7 +76,8 @@ class OidcProviderProcess:
     provider.mjs: ``client_id``, ``client_secret``, ``redirect_uri`` (str or list),
     ``post_logout_redirect_uri`` (str or list), ``audience``, ``access_token_ttl``,
     ``id_token_ttl``, ``refresh_token_ttl``, ``rotate_refresh_token``,
-    ``token_endpoint_auth_method``, ``user`` (dict overriding DEFAULT_USER), ``debug``.
+    ``token_endpoint_auth_method``, ``user`` (dict overriding DEFAULT_USER), ``debug``,
+    ``expose_tokens`` (collect every token response in ``.token_responses``).
     """
 
     def __init__(self, port: int = 0, *, startup_timeout: float = 20.0, **options):
@@ -90,6 +91,8 @@ class OidcProviderProcess:
         self.proc: subprocess.Popen | None = None
         self._stderr: list[str] = []
         self._stdout: list[str] = []
+        #: every successful /token response (with ``expose_tokens=True``), oldest first
+        self.token_responses: list[dict] = []
 
     # -- environment ---------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -121,6 +124,7 @@ class OidcProviderProcess:
             "token_endpoint_auth_method": "TOKEN_ENDPOINT_AUTH_METHOD",
             "force_consent_for_offline": "FORCE_CONSENT_FOR_OFFLINE",
             "debug": "DEBUG_PROVIDER",
+            "expose_tokens": "EXPOSE_TOKENS",
         }
         for key, value in self.options.items():
             if key not in mapping:
@@ -155,12 +159,15 @@ class OidcProviderProcess:
 
         def pump_stdout():
             for line in self.proc.stdout:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    msg = None
+                if isinstance(msg, dict) and "token_response" in msg:
+                    self.token_responses.append(msg["token_response"])
+                    continue  # never keep tokens in the printable log
                 self._stdout.append(line.rstrip("\n"))
-                if self.issuer is None:
-                    try:
-                        msg = json.loads(line)
-                    except ValueError:
-                        continue
+                if self.issuer is None and isinstance(msg, dict):
                     if msg.get("ready"):
                         self.issuer = msg["issuer"]
                         self.port = msg["port"]
@@ -220,6 +227,15 @@ class OidcProviderProcess:
 
     def discovery(self) -> dict:
         return requests.get(self.discovery_url, timeout=5).json()
+
+    def issued_tokens(self) -> list[str]:
+        """Every access, refresh and ID token issued so far (needs ``expose_tokens=True``)."""
+        out = []
+        for resp in self.token_responses:
+            for key in ("access_token", "refresh_token", "id_token"):
+                if resp.get(key):
+                    out.append(resp[key])
+        return out
 
     def logs(self) -> str:
         return "\n".join(["stdout:", *self._stdout[-30:], "stderr:", *self._stderr[-60:]])

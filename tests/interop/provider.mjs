@@ -21,6 +21,9 @@
 //   FORCE_CONSENT_FOR_OFFLINE  true (default): add prompt=consent to authorization requests asking
 //                              for offline_access, otherwise oidc-provider drops that scope.
 //   DEBUG_PROVIDER             true: log each request line to stderr.
+//   EXPOSE_TOKENS              true: print every successful token response as one JSON line
+//                              {"token_response": {...}} on stdout, so tests can check that no
+//                              issued token ever reaches the browser. Test use only.
 import crypto from 'node:crypto';
 import http from 'node:http';
 
@@ -49,6 +52,7 @@ const REFRESH_TOKEN_TTL = int(env.REFRESH_TOKEN_TTL, 86400);
 const ROTATE_REFRESH_TOKEN = bool(env.ROTATE_REFRESH_TOKEN, true);
 const FORCE_CONSENT_FOR_OFFLINE = bool(env.FORCE_CONSENT_FOR_OFFLINE, true);
 const DEBUG = bool(env.DEBUG_PROVIDER, false);
+const EXPOSE_TOKENS = bool(env.EXPOSE_TOKENS, false);
 
 const USER = {
   login: env.USER_LOGIN || 'alice',
@@ -276,6 +280,15 @@ async function main() {
         }
       }
       await next();
+    });
+  }
+
+  if (EXPOSE_TOKENS) {
+    provider.use(async (ctx, next) => {
+      await next();
+      if (ctx.path === '/token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+        console.log(JSON.stringify({ token_response: ctx.body }));
+      }
     });
   }
 

@@ -147,8 +147,13 @@ def test_audience_gives_jwt_access_token_and_rotating_refresh_token():
 
 
 def test_no_audience_gives_opaque_access_token():
-    with OidcProviderProcess(redirect_uri=REDIRECT_URI, audience=AUDIENCE) as op:
+    with OidcProviderProcess(redirect_uri=REDIRECT_URI, audience=AUDIENCE, expose_tokens=True) as op:
         t = scripted_login(op, audience=None, scope="openid profile email offline_access")
+        deadline = time.monotonic() + 5
+        while not op.token_responses and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert t["access_token"] in op.issued_tokens()
+        assert t["access_token"] not in op.logs()
         assert t["access_token"].count(".") == 0, "access token must be opaque without audience"
         assert "refresh_token" in t
 
