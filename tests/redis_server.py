@@ -1,0 +1,143 @@
+"""A throwaway real redis-server for tests: free loopback port, temp dir, no persistence.
+
+Tests of sessions, refresh locks and multi-worker behaviour need the real thing
+(Lua scripts, PX expiry, several clients), not a fake.
+
+    with RedisServer() as server:
+        store = RedisStore(server.uri)
+        server.stop()   # simulate an outage
+        server.start()  # back on the same port
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from types import TracebackType
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def redis_available() -> bool:
+    """Whether a redis-server binary is installed (tests skip without one)."""
+    return shutil.which("redis-server") is not None
+
+
+def _free_port() -> int:
+    """A port the kernel just handed out on loopback (free now; retried if taken later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pings(port: int, timeout: float = 0.5) -> bool:
+    """One raw RESP PING, so this helper needs no client library."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """Context manager around one redis-server process; `.uri` is `redis://127.0.0.1:N/0`."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, port: int | None = None, *, start_timeout: float = 10.0) -> None:
+        self.port: int | None = port
+        self.start_timeout = start_timeout
+        self.dir = tempfile.mkdtemp(prefix="redis-test-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        if self.port is None:
+            raise RuntimeError("RedisServer not started")
+        return f"redis://{self.host}:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> RedisServer:
+        """Start (again on the same port if it ran before); returns once it answers PING."""
+        if self.running:
+            return self
+        attempts = 1 if self.port is not None else 3  # a fresh port may be grabbed by a race
+        last_error = ""
+        for _ in range(attempts):
+            port = self.port if self.port is not None else _free_port()
+            error = self._spawn(port)
+            if error is None:
+                self.port = port
+                return self
+            last_error = error
+        raise RuntimeError(f"redis-server did not start: {last_error}")
+
+    def _spawn(self, port: int) -> str | None:
+        """Run redis-server on `port`; None on success, else a reason with the log tail."""
+        log_path = os.path.join(self.dir, "redis.log")
+        args = [
+            REDIS_SERVER,
+            "--port", str(port),
+            "--bind", self.host,
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self.dir,
+            "--logfile", log_path,
+            "--daemonize", "no",
+        ]
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if _pings(port):
+                return None
+            time.sleep(0.02)
+        self._terminate()
+        try:
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                tail = "".join(f.readlines()[-5:]).strip()
+        except OSError:
+            tail = ""
+        return f"port {port}: {tail or 'no PING answer within %s s' % self.start_timeout}"
+
+    def _terminate(self, timeout: float = 5.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+    def stop(self) -> None:
+        """Terminate (SIGTERM, then SIGKILL after 5 s); the port and dir are kept for `start()`."""
+        self._terminate()
+
+    def close(self) -> None:
+        """Stop and remove the temp dir."""
+        self._terminate()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
