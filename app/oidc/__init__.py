@@ -1,0 +1,1 @@
+"""The OpenID Connect protocol core. Nothing in this package imports Flask."""

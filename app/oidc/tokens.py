@@ -1,0 +1,290 @@
+"""Classify and verify ID, access and bearer tokens -> claims, or an AuthError with its code.
+
+Signatures are verified by joserfc against the provider's JWKS with an allow-list of
+asymmetric algorithms; registered claims are checked by joserfc's claims registry; the
+OpenID-specific checks (azp, nonce, at_hash) are one small method each below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Literal
+
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jws, jwt
+from joserfc.errors import (
+    BadSignatureError,
+    ClaimError,
+    ExpiredTokenError,
+    JoseError,
+    MissingClaimError,
+)
+from joserfc.jwt import JWTClaimsRegistry
+
+from ..errors import AuthError
+from .discovery import Discovery
+from .keys import ASYMMETRIC_ALGS, KeyCache
+
+TokenFormat = Literal["jwt", "jwe", "opaque"]
+ACCESS_TOKEN_TYPES = {None, "jwt", "at+jwt", "application/at+jwt"}
+ID_TOKEN_TYPES = {None, "jwt"}
+
+
+def classify(token: str | None) -> TokenFormat | None:
+    """`jwt` for a JWS compact serialization, `jwe` for five segments, else `opaque`."""
+    if not token:
+        return None
+    segments = token.count(".") + 1
+    if segments == 5:
+        return "jwe"
+    if segments != 3:
+        return "opaque"
+    try:
+        header = jws.extract_compact(token.encode("ascii")).protected
+    except (JoseError, ValueError, UnicodeError, TypeError):
+        return "opaque"
+    return "jwt" if isinstance(header, dict) and "alg" in header else "opaque"
+
+
+def token_digest(token: str) -> str:
+    """A cache key that does not keep the token itself in memory dumps or logs."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class VerifiedCache:
+    """Bounded LRU of verified claims by token digest, each valid until its token's `exp`."""
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Any | None:
+        with self._lock:
+            item = self._items.get(digest)
+            if item is None:
+                return None
+            if item[0] <= time.time():
+                del self._items[digest]
+                return None
+            self._items.move_to_end(digest)
+            return item[1]
+
+    def put(self, digest: str, until: float, value: Any) -> None:
+        with self._lock:
+            self._items[digest] = (until, value)
+            self._items.move_to_end(digest)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        discovery: Discovery,
+        keys: KeyCache,
+        *,
+        issuer: str,
+        client_id: str,
+        audience: str | None,
+        leeway: int,
+        hints: dict[str, str] | None = None,
+    ) -> None:
+        self.discovery = discovery
+        self.keys = keys
+        self.issuer = issuer
+        self.client_id = client_id
+        self.audience = audience
+        self.leeway = leeway
+        self.hints = hints or {}
+        self.cache = VerifiedCache()
+
+    # -- public API ----------------------------------------------------------------------
+
+    def verify_id_token(
+        self,
+        token: str,
+        *,
+        nonce: str | None = None,
+        access_token: str | None = None,
+        check_nonce: bool = True,
+    ) -> dict[str, Any]:
+        """OIDC Core 3.1.3.7: signature, iss, aud contains client_id, azp, exp/iat/nbf with
+        leeway, sub, nonce (when one was sent) and at_hash (when present)."""
+        header, claims = self._decode(token, "id")
+        self._check_typ(header, ID_TOKEN_TYPES)
+        self._registered(claims, self.client_id, self.leeway)
+        self.check_azp(claims)
+        if check_nonce:
+            self.check_nonce(claims, nonce)
+        self.check_at_hash(claims, access_token, header["alg"])
+        return claims
+
+    def verify_access_token(self, token: str) -> dict[str, Any]:
+        """A reused access token: a signed JWT whose aud contains OPENID_AUDIENCE (or the
+        client id); no leeway on exp, because it is refreshed before it expires."""
+        digest = token_digest(token)
+        cached = self.cache.get(digest)
+        if cached is not None and cached[0] == "reuse":
+            return cached[1]
+        header, claims = self._decode(token, "access")
+        self._check_typ(header, ACCESS_TOKEN_TYPES)
+        self._registered(claims, self.audience or self.client_id, 0)
+        self.cache.put(digest, float(claims["exp"]), ("reuse", claims))
+        return claims
+
+    def verify_bearer(self, token: str) -> tuple[str, dict[str, Any]]:
+        """A widget's or API client's bearer: an ID token (aud = client id) or an access
+        token (aud contains OPENID_AUDIENCE). Returns the kind and the claims."""
+        digest = token_digest(token)
+        cached = self.cache.get(digest)
+        if cached is not None and cached[0] in ("id", "access"):
+            return cached
+        header, claims = self._decode(token, "bearer")
+        if self._aud_contains(claims, self.client_id) and header.get("typ", "").lower() != "at+jwt":
+            kind = "id"
+            self._registered(claims, self.client_id, self.leeway)
+            self.check_azp(claims)
+        elif self.audience and self._aud_contains(claims, self.audience):
+            kind = "access"
+            self._check_typ(header, ACCESS_TOKEN_TYPES)
+            self._registered(claims, self.audience, self.leeway)
+        else:
+            # Run the registered checks first so iss/exp problems are named precisely.
+            self._registered(claims, self.audience or self.client_id, self.leeway)
+            raise self._error(
+                "INVALID_AUDIENCE",
+                "The token's aud names neither OPENID_CLIENT_ID nor OPENID_AUDIENCE.",
+            )
+        result = (kind, claims)
+        self.cache.put(digest, float(claims["exp"]) + self.leeway, result)
+        return result
+
+    # -- signature -------------------------------------------------------------------------
+
+    def allowed_algorithms(self) -> set[str]:
+        """Asymmetric algorithms the provider advertises for ID tokens (RS256 if silent)."""
+        advertised = self.discovery.metadata().get("id_token_signing_alg_values_supported")
+        if not isinstance(advertised, list) or not advertised:
+            advertised = ["RS256"]
+        return {alg for alg in advertised if alg in ASYMMETRIC_ALGS}
+
+    def _decode(self, token: str, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        if not isinstance(token, str) or not token:
+            raise self._error("INVALID_SIGNATURE", f"The {what} token is empty.")
+        kind = classify(token)
+        if kind != "jwt":
+            if what == "id":
+                raise self._error("INVALID_SIGNATURE", "The ID token is not a signed JWT.")
+            raise self._error("OPAQUE_ACCESS_TOKEN", f"The token is {kind}, not a signed JWT.")
+        header = jws.extract_compact(token.encode("ascii")).protected
+        alg = header.get("alg")
+        allowed = self.allowed_algorithms()
+        if alg not in allowed:
+            raise self._error(
+                "UNSUPPORTED_ALGORITHM",
+                f"The token is signed with {alg!r}; allowed: {', '.join(sorted(allowed)) or 'none'}.",
+            )
+        kid = header.get("kid")
+        key = self.keys.key_for(kid if isinstance(kid, str) else None, alg)
+        try:
+            decoded = jwt.decode(token, key, algorithms=[alg])
+        except BadSignatureError:
+            raise self._error("INVALID_SIGNATURE", "The signature does not verify.") from None
+        except JoseError as exc:
+            raise self._error("INVALID_SIGNATURE", f"The token is malformed ({exc.error}).") from None
+        return dict(decoded.header), decoded.claims
+
+    def _check_typ(self, header: dict[str, Any], accepted: set[str | None]) -> None:
+        typ = header.get("typ")
+        if (typ.lower() if isinstance(typ, str) else typ) not in accepted:
+            raise self._error("INVALID_SIGNATURE", f"Unexpected token type (typ={typ!r}).")
+
+    # -- claims ----------------------------------------------------------------------------
+
+    def _registered(self, claims: dict[str, Any], audience: str, leeway: int) -> None:
+        """iss, sub, aud, exp, nbf, iat through joserfc's registry, mapped to our codes."""
+        registry = JWTClaimsRegistry(
+            leeway=leeway,
+            iss={"essential": True, "value": self.issuer},
+            sub={"essential": True},
+            aud={"essential": True, "value": audience},
+            exp={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except MissingClaimError as exc:
+            missing = exc.claim.split(",")
+            if "sub" in missing:
+                raise self._error("MISSING_SUB", "The token has no sub claim.") from None
+            if "iss" in missing:
+                raise self._error("INVALID_ISSUER", "The token has no iss claim.") from None
+            if "aud" in missing:
+                raise self._error("INVALID_AUDIENCE", "The token has no aud claim.") from None
+            raise self._error("TOKEN_EXPIRED", "The token has no exp claim.") from None
+        except ExpiredTokenError:
+            raise self._error("TOKEN_EXPIRED") from None
+        except ClaimError as exc:
+            raise self._claim_error(exc.claim, claims, audience) from None
+
+    def _claim_error(self, claim: str, claims: dict[str, Any], audience: str) -> AuthError:
+        if claim == "iss":
+            return self._error(
+                "INVALID_ISSUER",
+                f"The token's iss is {claims.get('iss')!r}; expected {self.issuer!r}.",
+            )
+        if claim == "aud":
+            return self._error(
+                "INVALID_AUDIENCE", f"The token's aud is {claims.get('aud')!r}; expected {audience!r}."
+            )
+        if claim in ("nbf", "iat"):
+            return self._error("TOKEN_NOT_YET_VALID", f"The token's {claim} is in the future.")
+        if claim == "sub":
+            return self._error("MISSING_SUB", "The token's sub is empty or not a string.")
+        if claim == "exp":
+            return self._error("TOKEN_EXPIRED", "The token's exp is not a valid time.")
+        return self._error("INVALID_SIGNATURE", f"The token's {claim} claim is invalid.")
+
+    def check_azp(self, claims: dict[str, Any]) -> None:
+        """If the ID Token contains multiple audiences, the Client SHOULD verify that an azp
+        Claim is present. If an azp Claim is present, the Client SHOULD verify that its
+        client_id is the Claim Value."""
+        aud = claims.get("aud")
+        azp = claims.get("azp")
+        if isinstance(aud, list) and len(aud) > 1 and azp is None:
+            raise self._error("INVALID_AUDIENCE", "The token has several audiences but no azp.")
+        if azp is not None and azp != self.client_id:
+            raise self._error("INVALID_AUDIENCE", f"The token's azp is {azp!r}, not this client.")
+
+    def check_nonce(self, claims: dict[str, Any], nonce: str | None) -> None:
+        """If a nonce value was sent in the Authentication Request, a nonce Claim MUST be
+        present and its value checked to verify that it is the same value as the one that
+        was sent in the Authentication Request."""
+        if nonce is None:
+            return
+        value = claims.get("nonce")
+        if not isinstance(value, str) or not hmac.compare_digest(value, nonce):
+            raise self._error("INVALID_NONCE")
+
+    def check_at_hash(self, claims: dict[str, Any], access_token: str | None, alg: str) -> None:
+        """Access Token hash value: the base64url encoding of the left-most half of the hash
+        of the octets of the ASCII representation of the access_token value, where the hash
+        algorithm is the one used in the alg Header Parameter of the ID Token's JOSE Header."""
+        at_hash = claims.get("at_hash")
+        if at_hash is None or access_token is None:
+            return
+        expected = create_half_hash(access_token, alg)
+        if expected is None or not hmac.compare_digest(expected.decode(), str(at_hash)):
+            raise self._error("INVALID_SIGNATURE", "The ID token's at_hash does not match the access token.")
+
+    @staticmethod
+    def _aud_contains(claims: dict[str, Any], value: str) -> bool:
+        aud = claims.get("aud")
+        return aud == value or (isinstance(aud, list) and value in aud)
+
+    def _error(self, code: str, detail: str | None = None) -> AuthError:
+        return AuthError(code, detail, hint=self.hints.get(code))

@@ -1,0 +1,93 @@
+"""Wires the protocol core together from Settings. No Flask here: the CLI's `check` and the
+benchmarks build the same objects the web app uses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import AuthError
+from .oidc.client import TokenClient
+from .oidc.discovery import Discovery
+from .oidc.http import ProviderHttp
+from .oidc.keys import KeyCache
+from .oidc.refresh import Refresher, RefreshPolicy
+from .oidc.roles import RolePolicy, check_required, extract_roles
+from .oidc.tokens import TokenVerifier
+from .settings import Settings
+from .store import Store, open_store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    http: ProviderHttp
+    discovery: Discovery
+    keys: KeyCache
+    verifier: TokenVerifier
+    token_client: TokenClient
+    store: Store
+    refresher: Refresher
+    policy: RolePolicy | None
+
+    def roles_from(self, id_claims: dict[str, Any] | None, access_claims: dict[str, Any] | None) -> list[str] | None:
+        """Roles from the token OPENID_REQUIRED_ROLE_TOKEN_KIND names; None when that token
+        is not at hand (e.g. a refresh answer without an ID token: keep the old roles)."""
+        claims = access_claims if self.settings.role_token_kind == "access" else id_claims
+        if claims is None:
+            return None
+        return extract_roles(claims, self.settings.role_path)
+
+    def check_roles(self, roles: list[str]) -> None:
+        check_required(
+            roles, self.settings.required_roles, self.settings.provider.hints.get("ROLE_REQUIRED")
+        )
+
+    def error(self, code: str, detail: str | None = None, **kwargs: Any) -> AuthError:
+        """An AuthError with the provider preset's own hint when it has one."""
+        return AuthError(code, detail, hint=self.settings.provider.hints.get(code), **kwargs)
+
+
+def build_services(settings: Settings) -> Services:
+    http = ProviderHttp(timeout=settings.http_timeout, debug=settings.debug_requests)
+    hints = settings.provider.hints
+    discovery = Discovery(
+        settings.issuer,
+        http,
+        ttl=settings.discovery_ttl,
+        jwks_uri_override=settings.jwks_uri_override,
+        hints=hints,
+    )
+    keys = KeyCache(lambda: discovery.metadata()["jwks_uri"], http, ttl=settings.jwks_ttl)
+    verifier = TokenVerifier(
+        discovery,
+        keys,
+        issuer=settings.issuer,
+        client_id=settings.client_id,
+        audience=settings.audience,
+        leeway=settings.clock_tolerance,
+        hints=hints,
+    )
+    client = TokenClient(discovery, http, settings.client_id, settings.client_secret)
+    store = open_store(settings.redis_uri, os.path.join(settings.instance_path, "store"))
+    services = Services(
+        settings=settings,
+        http=http,
+        discovery=discovery,
+        keys=keys,
+        verifier=verifier,
+        token_client=client,
+        store=store,
+        refresher=None,  # type: ignore[arg-type]  # set just below: it needs the role rules
+        policy=RolePolicy.load(settings.role_policy_path),
+    )
+    services.refresher = Refresher(
+        store,
+        client,
+        verifier,
+        roles_of=services.roles_from,
+        check_roles=services.check_roles,
+        policy=RefreshPolicy(margin=settings.refresh_margin, record_ttl=settings.max_lifetime),
+    )
+    return services

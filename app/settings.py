@@ -1,0 +1,312 @@
+"""One typed Settings object, read from the environment and `.env` (current directory only).
+
+Everything is validated at start and every problem is reported at once, each with what to
+do, so an admin fixes a broken configuration in one round instead of one error per restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from .providers import PRESETS, Preset, is_loopback_host, jwks_override, normalise_issuer
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+_DEFAULT_COOKIE = "oidc_login"
+
+
+class SettingsError(Exception):
+    """All the bad or missing settings, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str
+    client_id: str
+    session_secret: str = field(repr=False)
+    provider: Preset = PRESETS["custom"]
+    client_secret: str | None = field(default=None, repr=False)
+    callback_path: str = "/oauth/openid/callback"
+    scope: str = "openid profile email"
+    audience: str | None = None
+    reuse_tokens: bool = False
+    use_pkce: bool = True
+    button_label: str = "Continue with OpenID"
+    image_url: str | None = None
+    auto_redirect: bool = False
+    use_end_session_endpoint: bool = False
+    post_logout_redirect_uri: str = "http://localhost:3080/login"
+    required_roles: tuple[str, ...] = ()
+    role_token_kind: str = "id"
+    role_path: str = "roles"
+    role_policy_path: str | None = None
+    clock_tolerance: int = 60
+    refresh_margin: int = 60
+    domain_client: str = "http://localhost:3080"
+    domain_server: str = "http://localhost:3080"
+    trust_proxy: int = 0
+    redis_uri: str | None = field(default=None, repr=False)
+    debug_requests: bool = False
+    host: str = "127.0.0.1"
+    port: int = 3080
+    workers: int = 2
+    threads: int = 8
+    cookie_name: str = _DEFAULT_COOKIE
+    idle_timeout: int = 24 * 3600
+    max_lifetime: int = 7 * 24 * 3600
+    jwks_ttl: int = 3600
+    discovery_ttl: int = 3600
+    jwks_uri_override: str | None = None
+    http_timeout: float = 5.0
+    log_salt: str = field(default="", repr=False)
+    instance_path: str = ""
+
+    @property
+    def redirect_uri(self) -> str:
+        """Always DOMAIN_SERVER + OPENID_CALLBACK_URL: never derived from request headers."""
+        return self.domain_server + self.callback_path
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.domain_server.startswith("https://")
+
+    @property
+    def public_client(self) -> bool:
+        return not self.client_secret
+
+    @property
+    def token_audience(self) -> str:
+        """The `aud` reused and bearer access tokens must carry."""
+        return self.audience or self.client_id
+
+    @property
+    def wants_offline_access(self) -> bool:
+        return "offline_access" in self.scope.split()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class _Reader:
+    """Reads raw strings and collects problems instead of stopping at the first one."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def str(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name)
+        if value is None or value.strip() == "":
+            return default
+        return value.strip()
+
+    def required(self, name: str, what: str) -> str:
+        value = self.str(name)
+        if value is None:
+            self.problems.append(f"{name} is required: set it to {what}.")
+            return ""
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.env.get(name)
+        if value is None:
+            return default
+        low = value.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False if low else default
+        self.problems.append(f"{name}={value!r} is not a boolean: use true/false (or 1/0, yes/no).")
+        return default
+
+    def int(self, name: str, default: int, minimum: int = 0) -> int:
+        value = self.str(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            self.problems.append(f"{name}={value!r} is not a whole number.")
+            return default
+        if number < minimum:
+            self.problems.append(f"{name} must be at least {minimum} (got {number}).")
+            return default
+        return number
+
+    def url(self, name: str, default: str) -> str:
+        value = (self.str(name) or default).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            self.problems.append(
+                f"{name}={value!r} must be an absolute http(s) URL such as https://chat.example.com."
+            )
+        return value
+
+
+def read_environment(environ: Mapping[str, str] | None = None, use_dotenv: bool = True) -> dict[str, str]:
+    """The process environment over `.env` from the current directory (the environment wins)."""
+    merged: dict[str, str] = {}
+    if use_dotenv:
+        path = os.path.join(os.getcwd(), ".env")
+        if os.path.isfile(path):
+            merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = True) -> Settings:
+    """Build Settings or raise SettingsError naming every bad or missing variable."""
+    r = _Reader(read_environment(environ, use_dotenv))
+
+    provider_name = (r.str("OPENID_PROVIDER", "custom") or "custom").lower()
+    preset = PRESETS.get(provider_name)
+    if preset is None:
+        r.problems.append(
+            f"OPENID_PROVIDER={provider_name!r} is unknown: use one of {', '.join(PRESETS)}."
+        )
+        preset = PRESETS["custom"]
+
+    client_id = r.required("OPENID_CLIENT_ID", "the application's Client ID at the provider")
+    raw_issuer = r.str("OPENID_ISSUER")
+    issuer = ""
+    if raw_issuer is None and not preset.issuer_template:
+        r.problems.append(f"OPENID_ISSUER is required: set it to {preset.issuer_help}.")
+    elif client_id or raw_issuer:
+        issuer = normalise_issuer(preset, raw_issuer, client_id)
+        parts = urlsplit(issuer)
+        if not parts.hostname:
+            r.problems.append(f"OPENID_ISSUER={raw_issuer!r} is not a URL or domain.")
+        elif parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            r.problems.append(
+                f"OPENID_ISSUER={raw_issuer!r}: http:// is allowed only for loopback hosts; "
+                "the provider must use https."
+            )
+        elif parts.query or parts.fragment:
+            r.problems.append(f"OPENID_ISSUER={raw_issuer!r} must not have a query or fragment.")
+
+    secret = r.required("OPENID_SESSION_SECRET", "a random string of at least 32 characters "
+                        "(e.g. `openssl rand -hex 32`)")
+    if secret and len(secret) < 32:
+        r.problems.append(
+            f"OPENID_SESSION_SECRET must be at least 32 characters (got {len(secret)}): "
+            "generate one with `openssl rand -hex 32`."
+        )
+
+    domain_server = r.url("DOMAIN_SERVER", "http://localhost:3080")
+    domain_client = r.url("DOMAIN_CLIENT", "http://localhost:3080")
+
+    callback = r.str("OPENID_CALLBACK_URL", "/oauth/openid/callback") or ""
+    if callback.startswith(("http://", "https://")):
+        if _origin(callback) == _origin(domain_server):
+            callback = urlsplit(callback).path
+        else:
+            r.problems.append(
+                f"OPENID_CALLBACK_URL={callback!r} must be a path on DOMAIN_SERVER "
+                f"({domain_server}), e.g. /oauth/openid/callback."
+            )
+    if not callback.startswith("/") or callback.startswith("//"):
+        r.problems.append(f"OPENID_CALLBACK_URL={callback!r} must be a path starting with '/'.")
+
+    scope = " ".join((r.str("OPENID_SCOPE", "openid profile email") or "").replace(",", " ").split())
+    if "openid" not in scope.split():
+        r.problems.append(f"OPENID_SCOPE={scope!r} must contain 'openid'.")
+
+    reuse = r.bool("OPENID_REUSE_TOKENS", False)
+    use_pkce = r.bool("OPENID_USE_PKCE", True)
+    client_secret = r.str("OPENID_CLIENT_SECRET")
+    if not use_pkce and not client_secret:
+        r.problems.append(
+            "OPENID_USE_PKCE=false needs OPENID_CLIENT_SECRET: a public client must use PKCE."
+        )
+
+    kind = (r.str("OPENID_REQUIRED_ROLE_TOKEN_KIND", "id") or "id").lower()
+    if kind not in ("id", "access"):
+        r.problems.append(f"OPENID_REQUIRED_ROLE_TOKEN_KIND={kind!r} must be 'id' or 'access'.")
+    roles = tuple(x.strip() for x in (r.str("OPENID_REQUIRED_ROLE") or "").split(",") if x.strip())
+
+    policy = r.str("OPENID_ROLE_POLICY")
+    if policy and not os.path.isfile(policy):
+        r.problems.append(f"OPENID_ROLE_POLICY={policy!r}: no such file.")
+
+    idle = r.int("SESSION_IDLE_TIMEOUT", 24 * 3600, minimum=60)
+    max_life = r.int("SESSION_MAX_LIFETIME", 7 * 24 * 3600, minimum=60)
+    if max_life < idle:
+        r.problems.append("SESSION_MAX_LIFETIME must not be shorter than SESSION_IDLE_TIMEOUT.")
+
+    cookie_name = r.str("SESSION_COOKIE_NAME", _DEFAULT_COOKIE) or _DEFAULT_COOKIE
+    if cookie_name == "_session" or cookie_name.startswith("_interaction"):
+        r.problems.append(
+            f"SESSION_COOKIE_NAME={cookie_name!r} collides with identity providers' cookies "
+            "on the same host (cookies ignore ports): choose another name."
+        )
+
+    instance = os.path.abspath(r.str("INSTANCE_PATH", os.path.join(os.getcwd(), "instance")) or "instance")
+
+    settings = Settings(
+        issuer=issuer,
+        client_id=client_id,
+        session_secret=secret,
+        provider=preset,
+        client_secret=client_secret,
+        callback_path=callback,
+        scope=scope,
+        audience=r.str("OPENID_AUDIENCE"),
+        reuse_tokens=reuse,
+        use_pkce=use_pkce,
+        button_label=r.str("OPENID_BUTTON_LABEL", preset.label) or preset.label,
+        image_url=r.str("OPENID_IMAGE_URL"),
+        auto_redirect=r.bool("OPENID_AUTO_REDIRECT", False),
+        use_end_session_endpoint=r.bool("OPENID_USE_END_SESSION_ENDPOINT", False),
+        post_logout_redirect_uri=r.str("OPENID_POST_LOGOUT_REDIRECT_URI", domain_client + "/login")
+        or domain_client + "/login",
+        required_roles=roles,
+        role_token_kind=kind,
+        role_path=r.str("OPENID_REQUIRED_ROLE_PARAMETER_PATH", "roles") or "roles",
+        role_policy_path=policy,
+        clock_tolerance=r.int("OPENID_CLOCK_TOLERANCE", 60),
+        refresh_margin=r.int("OPENID_REFRESH_MARGIN", 60),
+        domain_client=domain_client,
+        domain_server=domain_server,
+        trust_proxy=r.int("TRUST_PROXY", 0),
+        redis_uri=r.str("REDIS_URI"),
+        debug_requests=r.bool("DEBUG_OPENID_REQUESTS", False),
+        host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
+        port=r.int("PORT", 3080, minimum=1),
+        workers=r.int("WEB_WORKERS", 2, minimum=1),
+        threads=r.int("WEB_THREADS", 8, minimum=1),
+        cookie_name=cookie_name,
+        idle_timeout=idle,
+        max_lifetime=max_life,
+        jwks_ttl=r.int("OPENID_JWKS_CACHE_TTL", 3600, minimum=1),
+        discovery_ttl=r.int("OPENID_DISCOVERY_CACHE_TTL", 3600, minimum=1),
+        jwks_uri_override=jwks_override(preset, client_id, r.str("OPENID_JWKS_URI")),
+        log_salt=r.str("LOG_SALT")
+        or hashlib.sha256(("log-salt:" + secret).encode()).hexdigest(),
+        instance_path=instance,
+    )
+    if r.problems:
+        raise SettingsError(r.problems)
+    return settings
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """Things that work but that a security engineer would want to hear about at start."""
+    notes = []
+    if not settings.secure_cookies and not is_loopback_host(urlsplit(settings.domain_server).hostname):
+        notes.append(
+            f"DOMAIN_SERVER={settings.domain_server} is not https: the session cookie is sent "
+            "without Secure. Use https (an ngrok URL is https) outside localhost."
+        )
+    return notes

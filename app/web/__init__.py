@@ -1,0 +1,1 @@
+"""Flask glue: blueprints and request hooks. Protocol decisions live in app.oidc."""

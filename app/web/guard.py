@@ -1,0 +1,113 @@
+"""The before_request hook: who is this request? From the session (checking, and with token
+reuse refreshing, the provider's access token) or from an `Authorization: Bearer` token."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import current_app, g, redirect, request, session
+
+from ..errors import AuthError
+from ..logs import user_ref
+from ..oidc.roles import extract_roles
+from . import session as state
+from .errors import wants_json
+from .session import Principal
+
+log = logging.getLogger(__name__)
+
+#: Endpoints that never need the signed-in user (and must never loop back to /login).
+PUBLIC = {"pages.healthz", "auth.login", "auth.start", "auth.callback", "static"}
+
+
+def load_principal() -> None:
+    g.principal = None
+    if request.endpoint in PUBLIC or request.endpoint is None:
+        return
+    header = request.headers.get("Authorization", "")
+    if request.path.startswith("/api/") and header[:7].lower() == "bearer ":
+        g.principal = _from_bearer(header[7:].strip())
+        return
+    if "tsid" not in session:
+        return
+    g.principal = _from_session()
+
+
+def _from_bearer(token: str) -> Principal:
+    services = current_app.extensions["oidc_login"]
+    kind, claims = services.verifier.verify_bearer(token)
+    roles = extract_roles(claims, services.settings.role_path)
+    services.check_roles(roles)
+    return Principal.from_claims(claims, roles, via="bearer")
+
+
+def _from_session() -> Principal | None:
+    services = current_app.extensions["oidc_login"]
+    settings = services.settings
+    now = time.time()
+    if state.expired(now, settings.idle_timeout, settings.max_lifetime):
+        state.end()
+        return None
+    tsid = session["tsid"]
+    tokens = services.refresher.load(tsid)
+    if tokens is None:  # logged out elsewhere, or refresh failed in another request
+        state.end()
+        return None
+    if settings.reuse_tokens:
+        try:
+            tokens = services.refresher.current(tsid, tokens)
+        except AuthError as error:
+            if error.status >= 500:
+                raise  # provider or store trouble: the session is kept
+            log.info("session ended for %s: %s", user_ref(tokens.sub, settings.log_salt), error.code)
+            state.end()
+            error.ends_session = True  # type: ignore[attr-defined]
+            raise
+    state.touch(now)
+    return Principal.from_claims(session.get("user", {}) | {"sub": tokens.sub}, tokens.roles, tokens=tokens)
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Pages go to /login with a way back; APIs get 401 LOGIN_REQUIRED."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("principal") is None:
+            if wants_json():
+                raise AuthError("LOGIN_REQUIRED")
+            return redirect("/login?" + urlencode({"return_to": request.full_path.rstrip("?")}))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def require_role(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """For the app's own routes: the signed-in user needs one of `roles` (403 otherwise)."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not set(g.principal.roles) & set(roles):
+                raise AuthError("ROLE_REQUIRED", f"This needs one of: {', '.join(roles)}.")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def allowed(resource: str) -> bool:
+    """May the current user use this resource (e.g. a model) under OPENID_ROLE_POLICY?"""
+    principal = g.get("principal")
+    policy = current_app.extensions["oidc_login"].policy
+    if principal is None:
+        return False
+    if policy is None:
+        return True
+    return policy.allowed(principal.roles, resource)
