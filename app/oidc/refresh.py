@@ -2,9 +2,11 @@
 
 Protocol, for a request that found its access token near expiry:
 1. take the session's refresh lock in the shared store (threads, workers and hosts);
-2. look for a published result for the refresh token we started from (grace cache, 30 s);
-3. re-read the session's tokens: if the refresh token changed, another request already
-   refreshed, so use its tokens; a rotated refresh token is never sent twice;
+2. look for a published result for the state we started from (grace cache, 30 s, keyed by
+   a digest of the old refresh token and the access token it came with);
+3. re-read the session's tokens: if the refresh token (or, for providers that do not
+   rotate, the access token) changed, another request already refreshed, so use its
+   tokens; a rotated refresh token is never sent twice;
 4. otherwise send one refresh grant, validate the answer, store it and publish it under
    the old refresh token's digest for late requests, all before releasing the lock.
 Only a definitive `invalid_grant` (or a changed `sub`, or a lost role) ends the session;
@@ -95,7 +97,9 @@ class Refresher:
         if not old:
             self.discard(tsid)
             raise AuthError("MISSING_REFRESH_TOKEN")
-        result_key = RESULT_PREFIX + token_digest(old)
+        # The pre-refresh state: with rotation the refresh token alone identifies it; without
+        # rotation it stays the same, so the access token it came with is part of the key.
+        result_key = RESULT_PREFIX + token_digest(old + "|" + (started_from.access_token or ""))
         try:
             with self.store.lock(LOCK_PREFIX + tsid, wait=self.policy.lock_wait, lease=self.policy.lock_lease):
                 published = self.store.get(result_key)
@@ -104,7 +108,7 @@ class Refresher:
                 latest = self.load(tsid)
                 if latest is None:
                     raise AuthError("REFRESH_FAILED", "The session no longer exists.")
-                if latest.refresh_token != old:
+                if latest.refresh_token != old or latest.access_token != started_from.access_token:
                     return latest  # another request refreshed while we waited
                 now = time.time()
                 if latest.retry_after > now and (not force or latest.failures > 1):
