@@ -50,6 +50,8 @@ def serve(settings: Settings) -> int:
         "forwarded_allow_ips": "127.0.0.1,::1" if settings.trust_proxy else "",
         "graceful_timeout": 10,
         "keepalive": 5,
+        # Several servers may run on one host (tests, blue/green): no shared control socket.
+        "control_socket_disable": True,
     }
 
     class Server(BaseApplication):  # type: ignore[misc]

@@ -112,6 +112,8 @@ def callback() -> Any:
         hints=settings.provider.hints,
     )
     try:
+        if state_data is None:  # before anything else: no provider text, no provider call
+            raise AuthError("INVALID_STATE")
         metadata = services.discovery.metadata()
         code = check_response(params, state_data, metadata, rules)
         token = _redeem(client, code, state_data or {})
