@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 COOKIE_NAME = "oidc_login"
@@ -36,6 +37,7 @@ class Navigations:
     def __init__(self, page):
         self.requests: list[str] = []
         self.responses: list[tuple[str, int]] = []
+        self.posts: list[tuple[str, dict]] = []
         page.on("request", self._on_request)
         page.on("response", self._on_response)
         self._page = page
@@ -43,6 +45,9 @@ class Navigations:
     def _on_request(self, req):
         if req.is_navigation_request() and req.frame == self._page.main_frame:
             self.requests.append(req.url)
+            if req.method == "POST":
+                keep = ("origin", "referer", "sec-fetch-site", "content-type")
+                self.posts.append((req.url, {k: v for k, v in req.headers.items() if k in keep}))
 
     def _on_response(self, resp):
         req = resp.request
@@ -277,9 +282,17 @@ def test_logout_ends_provider_session_too(kind, make_stack, page, browser_contex
         "form[action$='/api/auth/logout'] button, form[action$='/api/auth/logout'] [type=submit]"
     )
     assert button.count() >= 1, "no logout form posting to /api/auth/logout on the home page"
+    nav = Navigations(page)
     button.first.click()
-    page.wait_for_url(lambda u: urlparse(u).path == "/login" and u.startswith(stack.base_url),
-                      timeout=15_000)
+    try:
+        page.wait_for_url(lambda u: urlparse(u).path == "/login" and u.startswith(stack.base_url),
+                          timeout=15_000)
+    except PlaywrightTimeoutError:
+        logout_post = [(m, h) for m, h in nav.posts if urlparse(m).path == "/api/auth/logout"]
+        pytest.fail(
+            f"logout did not end on /login; at {page.url} after {nav.responses}; logout POST "
+            f"request headers {logout_post}; page text:\n{page.inner_text('body')[:800]}"
+        )
 
     # The old session is dead server-side, and / sends us to /login.
     r = requests.get(stack.base_url + "/api/user", cookies={COOKIE_NAME: old_cookie},
