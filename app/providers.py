@@ -15,9 +15,13 @@ from urllib.parse import urlsplit
 class Preset:
     name: str
     label: str
-    #: "slash": issuer always ends with "/" (Auth0); "bare": a bare domain has no trailing
-    #: slash (Okta); "as_given": compare exactly what the admin wrote (after cleanup).
+    #: "slash": issuer always ends with "/" (Auth0); "bare": never ends with "/" (Okta's org
+    #: and custom authorization servers, WorkOS); "as_given": exactly what the admin wrote
+    #: (after cleanup).
     trailing_slash: str = "as_given"
+    #: False when the issuer is always the bare domain (Auth0: a pasted path such as
+    #: /api/v2/ or /authorize is dropped); True keeps the path (Okta's /oauth2/default).
+    keep_path: bool = True
     #: When set, the issuer is built from the client id (WorkOS) unless OPENID_ISSUER is set.
     issuer_template: str | None = None
     #: When set, the JWKS URL is built from the client id instead of read from discovery.
@@ -26,6 +30,9 @@ class Preset:
     hints: dict[str, str] = field(default_factory=dict)
     #: Where the admin finds the issuer, for the settings error message.
     issuer_help: str = "the provider's issuer URL"
+    #: True when the provider issues verifiable (JWT) access tokens only for a named API, so
+    #: OPENID_REUSE_TOKENS without OPENID_AUDIENCE cannot work (Auth0); `check` FAILs on it.
+    jwt_access_needs_audience: bool = False
 
 
 PRESETS: dict[str, Preset] = {
@@ -33,6 +40,8 @@ PRESETS: dict[str, Preset] = {
         name="auth0",
         label="Continue with Auth0",
         trailing_slash="slash",
+        keep_path=False,
+        jwt_access_needs_audience=True,
         issuer_help="your Auth0 domain, e.g. acme.us.auth0.com (Dashboard -> Applications -> "
         "your app -> Settings -> Domain)",
         hints={
@@ -79,6 +88,7 @@ PRESETS: dict[str, Preset] = {
     "workos": Preset(
         name="workos",
         label="Continue with WorkOS",
+        trailing_slash="bare",
         issuer_template="https://api.workos.com/user_management/{client_id}",
         jwks_template="https://api.workos.com/sso/jwks/{client_id}",
         issuer_help="nothing: WorkOS issuers are derived from OPENID_CLIENT_ID",
@@ -109,27 +119,39 @@ def is_loopback_host(host: str | None) -> bool:
     )
 
 
+_DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
+
+
 def clean_url(raw: str) -> str:
-    """Trim what admins paste: whitespace, quotes, doubled slashes in the path; a bare domain
-    gets https://."""
-    value = raw.strip().strip("'\"").strip()
-    if "://" not in value:
-        value = "https://" + value
-    scheme, rest = value.split("://", 1)
+    """Trim what admins paste: whitespace (anywhere: URLs have none), quotes, a scheme pasted
+    twice, doubled slashes in the path; a bare domain gets https://. Host and scheme are
+    lower-cased (they are case-insensitive); the path is kept as written."""
+    value = re.sub(r"\s+", "", raw).strip("'\"")
+    match = re.match(r"^(?:[a-z][a-z0-9+.-]*:/+)+", value, re.IGNORECASE)
+    if match:
+        schemes = re.findall(r"([a-z][a-z0-9+.-]*):/+", match.group(0), re.IGNORECASE)
+        scheme, rest = schemes[-1].lower(), value[match.end():]
+    else:
+        scheme, rest = "https", value
     host, slash, path = rest.partition("/")
     path = re.sub(r"/{2,}", "/", slash + path)
-    return f"{scheme.lower()}://{host.lower()}{path}"
+    return f"{scheme}://{host.lower()}{path}"
 
 
 def normalise_issuer(preset: Preset, raw: str | None, client_id: str) -> str:
-    """The issuer to expect, after the preset's rules (exact comparison happens later)."""
-    if not raw and preset.issuer_template:
-        return preset.issuer_template.format(client_id=client_id)
+    """The issuer to expect, after the preset's rules; it is then compared exactly with the
+    discovery document's `issuer` and each token's `iss`."""
+    if not (raw or "").strip() and preset.issuer_template:
+        return preset.issuer_template.format(client_id=client_id.strip())
     issuer = clean_url(raw or "")
-    path = urlsplit(issuer).path
+    if issuer.endswith(_DISCOVERY_SUFFIX):  # the discovery URL pasted instead of the issuer
+        issuer = issuer[: -len(_DISCOVERY_SUFFIX)]
+    if not preset.keep_path:
+        parts = urlsplit(issuer)
+        issuer = f"{parts.scheme}://{parts.netloc}"
     if preset.trailing_slash == "slash":
         return issuer.rstrip("/") + "/"
-    if preset.trailing_slash == "bare" and path in ("", "/"):
+    if preset.trailing_slash == "bare":
         return issuer.rstrip("/")
     return issuer
 
