@@ -68,22 +68,21 @@ def serve(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["demo"]:  # its options are the demo's own
+        from .devidp.demo import main as demo_main
+
+        return demo_main(argv[1:])
     parser = argparse.ArgumentParser(prog="oidc-login", description="OpenID Connect login server")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the production server (gunicorn) on HOST:PORT")
-    demo = sub.add_parser("demo", help="run a development provider and the server, configured together",
-                          add_help=False)
-    demo.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("demo", help="run a development provider and the server, configured together")
     check = sub.add_parser("check", help="test the connection to the provider")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
 
     if args.command == "serve":
         return serve(_settings_or_exit())
-    if args.command == "demo":
-        from .devidp.demo import main as demo_main
-
-        return demo_main(args.rest)
     from .check import main as check_main
 
     return check_main(json_output=args.json)

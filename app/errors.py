@@ -84,7 +84,7 @@ SPECS: dict[str, ErrorSpec] = {
         "The provider's access token is not a signed JWT (it is opaque or encrypted), so it "
         "cannot be verified here.",
         "Set OPENID_AUDIENCE to an API identifier so the provider issues JWT access tokens "
-        "(Auth0: Dashboard -> Applications -> APIs, create an API, use its Identifier, and "
+        "(Auth0: Dashboard → Applications → APIs, create an API, use its Identifier, and "
         "enable 'Allow Offline Access'); encrypted (JWE) access tokens must be turned off for "
         "that API. Or set OPENID_REUSE_TOKENS=false.",
     ),
@@ -92,7 +92,7 @@ SPECS: dict[str, ErrorSpec] = {
         401,
         "The provider issued no refresh token, so the session could not be kept alive.",
         "Add offline_access to OPENID_SCOPE and allow offline access for the API at the "
-        "provider (Auth0: Applications -> APIs -> your API -> Settings -> 'Allow Offline "
+        "provider (Auth0: Applications → APIs → your API → Settings → 'Allow Offline "
         "Access'; also enable the Refresh Token grant for the application).",
     ),
     "REFRESH_FAILED": ErrorSpec(
@@ -151,7 +151,7 @@ class AuthError(Exception):
         *,
         hint: str | None = None,
         status: int | None = None,
-    ) -> None:
+    ) → None:
         if code not in SPECS:
             raise ValueError(f"unknown error code {code}")
         spec = SPECS[code]
@@ -162,11 +162,11 @@ class AuthError(Exception):
         self.status = status or spec.status
         super().__init__(f"{code}: {self.message}")
 
-    def as_dict(self) -> dict[str, dict[str, str]]:
+    def as_dict(self) → dict[str, dict[str, str]]:
         return {"error": {"code": self.code, "message": self.message, "hint": self.hint}}
 
 
-def error_for_code(code: str) -> AuthError:
+def error_for_code(code: str) → AuthError:
     """An AuthError for a code received from elsewhere (e.g. `/login?error=`); unknown codes
     become INVALID_REQUEST so a crafted URL cannot show arbitrary text."""
     return AuthError(code if code in SPECS else "INVALID_REQUEST")

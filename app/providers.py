@@ -42,24 +42,24 @@ PRESETS: dict[str, Preset] = {
         trailing_slash="slash",
         keep_path=False,
         jwt_access_needs_audience=True,
-        issuer_help="your Auth0 domain, e.g. acme.us.auth0.com (Dashboard -> Applications -> "
-        "your app -> Settings -> Domain)",
+        issuer_help="your Auth0 domain, e.g. acme.us.auth0.com (Dashboard → Applications → "
+        "your app → Settings → Domain)",
         hints={
             "INVALID_ISSUER": "Auth0 issuers are https://{domain}/ with a trailing slash. Copy the "
-            "Domain from Auth0 Dashboard -> Applications -> your app -> Settings into "
+            "Domain from Auth0 Dashboard → Applications → your app → Settings into "
             "OPENID_ISSUER (a custom domain must be used everywhere once enabled).",
             "INVALID_AUDIENCE": "ID tokens carry your Client ID; access tokens carry the API "
-            "Identifier. Compare OPENID_CLIENT_ID with Auth0 Dashboard -> Applications -> your "
-            "app, and OPENID_AUDIENCE with Applications -> APIs -> your API -> Identifier.",
+            "Identifier. Compare OPENID_CLIENT_ID with Auth0 Dashboard → Applications → your "
+            "app, and OPENID_AUDIENCE with Applications → APIs → your API → Identifier.",
             "OPAQUE_ACCESS_TOKEN": "Auth0 issues JWT access tokens only when the login names an "
-            "API: set OPENID_AUDIENCE to its Identifier (Auth0 Dashboard -> Applications -> "
+            "API: set OPENID_AUDIENCE to its Identifier (Auth0 Dashboard → Applications → "
             "APIs) and enable 'Allow Offline Access' there. Or set OPENID_REUSE_TOKENS=false.",
             "MISSING_REFRESH_TOKEN": "Add offline_access to OPENID_SCOPE, enable 'Allow Offline "
-            "Access' in Auth0 Dashboard -> Applications -> APIs -> your API -> Settings, and "
-            "the Refresh Token grant in Applications -> your app -> Advanced -> Grant Types.",
+            "Access' in Auth0 Dashboard → Applications → APIs → your API → Settings, and "
+            "the Refresh Token grant in Applications → your app → Advanced → Grant Types.",
             "TOKEN_EXCHANGE_FAILED": "Check the Client ID/Secret and that the callback URL is "
-            "listed in Auth0 Dashboard -> Applications -> your app -> Allowed Callback URLs.",
-            "ROLE_REQUIRED": "Assign the role in Auth0 Dashboard -> User Management -> Roles and "
+            "listed in Auth0 Dashboard → Applications → your app → Allowed Callback URLs.",
+            "ROLE_REQUIRED": "Assign the role in Auth0 Dashboard → User Management → Roles and "
             "add it to the token with a post-login Action under a namespaced claim "
             "(OPENID_REQUIRED_ROLE_PARAMETER_PATH=https://your.app/roles).",
         },
@@ -73,16 +73,16 @@ PRESETS: dict[str, Preset] = {
         hints={
             "INVALID_ISSUER": "Okta's org server issuer is https://{domain} (no trailing slash); "
             "a custom authorization server's is https://{domain}/oauth2/{id}. Copy it from Okta "
-            "Admin -> Security -> API -> Authorization Servers -> Issuer URI.",
-            "INVALID_AUDIENCE": "Compare OPENID_CLIENT_ID with Okta Admin -> Applications -> your "
-            "app, and OPENID_AUDIENCE with Security -> API -> Authorization Servers -> Audience.",
+            "Admin → Security → API → Authorization Servers → Issuer URI.",
+            "INVALID_AUDIENCE": "Compare OPENID_CLIENT_ID with Okta Admin → Applications → your "
+            "app, and OPENID_AUDIENCE with Security → API → Authorization Servers → Audience.",
             "OPAQUE_ACCESS_TOKEN": "Okta's org authorization server issues access tokens you "
             "cannot verify: use a custom authorization server (OPENID_ISSUER=https://{domain}/"
             "oauth2/default) and set OPENID_AUDIENCE to its Audience.",
             "MISSING_REFRESH_TOKEN": "Add offline_access to OPENID_SCOPE and enable the Refresh "
-            "Token grant in Okta Admin -> Applications -> your app -> General -> Grant type.",
+            "Token grant in Okta Admin → Applications → your app → General → Grant type.",
             "TOKEN_EXCHANGE_FAILED": "Check the Client ID/Secret and that the callback URL is a "
-            "Sign-in redirect URI in Okta Admin -> Applications -> your app.",
+            "Sign-in redirect URI in Okta Admin → Applications → your app.",
         },
     ),
     "workos": Preset(
@@ -94,13 +94,13 @@ PRESETS: dict[str, Preset] = {
         issuer_help="nothing: WorkOS issuers are derived from OPENID_CLIENT_ID",
         hints={
             "INVALID_ISSUER": "WorkOS issuers are https://api.workos.com/user_management/"
-            "{client_id}: check OPENID_CLIENT_ID (WorkOS Dashboard -> API Keys -> Client ID) and "
+            "{client_id}: check OPENID_CLIENT_ID (WorkOS Dashboard → API Keys → Client ID) and "
             "leave OPENID_ISSUER unset.",
             "INVALID_AUDIENCE": "WorkOS access tokens have no 'aud' by default: add a custom "
-            "'aud' claim equal to OPENID_AUDIENCE in WorkOS Dashboard -> Authentication -> "
-            "Sessions -> JWT Template, or leave OPENID_AUDIENCE unset.",
+            "'aud' claim equal to OPENID_AUDIENCE in WorkOS Dashboard → Authentication → "
+            "Sessions → JWT Template, or leave OPENID_AUDIENCE unset.",
             "TOKEN_EXCHANGE_FAILED": "Check the Client ID and API key, and that the callback URL "
-            "is a Redirect URI in WorkOS Dashboard -> Redirects.",
+            "is a Redirect URI in WorkOS Dashboard → Redirects.",
         },
     ),
     "custom": Preset(name="custom", label="Continue with OpenID"),
@@ -109,7 +109,7 @@ PRESETS: dict[str, Preset] = {
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-def is_loopback_host(host: str | None) -> bool:
+def is_loopback_host(host: str | None) → bool:
     """True for localhost, 127.0.0.0/8 and ::1 (plain http is allowed only there)."""
     if not host:
         return False
@@ -122,7 +122,7 @@ def is_loopback_host(host: str | None) -> bool:
 _DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 
 
-def clean_url(raw: str) -> str:
+def clean_url(raw: str) → str:
     """Trim what admins paste: whitespace (anywhere: URLs have none), quotes, a scheme pasted
     twice, doubled slashes in the path; a bare domain gets https://. Host and scheme are
     lower-cased (they are case-insensitive); the path is kept as written."""
@@ -138,7 +138,7 @@ def clean_url(raw: str) -> str:
     return f"{scheme}://{host.lower()}{path}"
 
 
-def normalise_issuer(preset: Preset, raw: str | None, client_id: str) -> str:
+def normalise_issuer(preset: Preset, raw: str | None, client_id: str) → str:
     """The issuer to expect, after the preset's rules; it is then compared exactly with the
     discovery document's `issuer` and each token's `iss`."""
     if not (raw or "").strip() and preset.issuer_template:
@@ -156,7 +156,7 @@ def normalise_issuer(preset: Preset, raw: str | None, client_id: str) -> str:
     return issuer
 
 
-def jwks_override(preset: Preset, client_id: str, explicit: str | None) -> str | None:
+def jwks_override(preset: Preset, client_id: str, explicit: str | None) → str | None:
     """A JWKS URL that replaces discovery's jwks_uri (WorkOS, or OPENID_JWKS_URI)."""
     if explicit:
         return clean_url(explicit)
@@ -165,6 +165,6 @@ def jwks_override(preset: Preset, client_id: str, explicit: str | None) -> str |
     return None
 
 
-def hint_for(preset: Preset, code: str) -> str | None:
+def hint_for(preset: Preset, code: str) → str | None:
     """The provider's own hint for an error code, if it has one."""
     return preset.hints.get(code)

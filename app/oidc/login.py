@@ -92,7 +92,7 @@ def finish_login(
         if fmt != "jwt":
             raise AuthError(
                 "OPAQUE_ACCESS_TOKEN",
-                f"The access token is {fmt or 'missing'}.",
+                f"(This provider sent {'an ' + fmt if fmt else 'no'} access token.)",
                 hint=rules.hints.get("OPAQUE_ACCESS_TOKEN"),
                 status=400,
             )

@@ -10,9 +10,11 @@ from ..errors import AuthError
 
 
 def wants_json() -> bool:
-    """API routes, and any request that asks for JSON first."""
+    """API routes (except a browser's form post, e.g. the logout button), and any request
+    that asks for JSON first."""
     if request.path.startswith("/api/"):
-        return True
+        browser_form = request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
+        return not (browser_form and "text/html" in (request.headers.get("Accept") or ""))
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
