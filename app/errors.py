@@ -151,7 +151,7 @@ class AuthError(Exception):
         *,
         hint: str | None = None,
         status: int | None = None,
-    ) → None:
+    ) -> None:
         if code not in SPECS:
             raise ValueError(f"unknown error code {code}")
         spec = SPECS[code]
@@ -162,11 +162,11 @@ class AuthError(Exception):
         self.status = status or spec.status
         super().__init__(f"{code}: {self.message}")
 
-    def as_dict(self) → dict[str, dict[str, str]]:
+    def as_dict(self) -> dict[str, dict[str, str]]:
         return {"error": {"code": self.code, "message": self.message, "hint": self.hint}}
 
 
-def error_for_code(code: str) → AuthError:
+def error_for_code(code: str) -> AuthError:
     """An AuthError for a code received from elsewhere (e.g. `/login?error=`); unknown codes
     become INVALID_REQUEST so a crafted URL cannot show arbitrary text."""
     return AuthError(code if code in SPECS else "INVALID_REQUEST")

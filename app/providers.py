@@ -109,7 +109,7 @@ PRESETS: dict[str, Preset] = {
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-def is_loopback_host(host: str | None) → bool:
+def is_loopback_host(host: str | None) -> bool:
     """True for localhost, 127.0.0.0/8 and ::1 (plain http is allowed only there)."""
     if not host:
         return False
@@ -122,7 +122,7 @@ def is_loopback_host(host: str | None) → bool:
 _DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 
 
-def clean_url(raw: str) → str:
+def clean_url(raw: str) -> str:
     """Trim what admins paste: whitespace (anywhere: URLs have none), quotes, a scheme pasted
     twice, doubled slashes in the path; a bare domain gets https://. Host and scheme are
     lower-cased (they are case-insensitive); the path is kept as written."""
@@ -138,7 +138,7 @@ def clean_url(raw: str) → str:
     return f"{scheme}://{host.lower()}{path}"
 
 
-def normalise_issuer(preset: Preset, raw: str | None, client_id: str) → str:
+def normalise_issuer(preset: Preset, raw: str | None, client_id: str) -> str:
     """The issuer to expect, after the preset's rules; it is then compared exactly with the
     discovery document's `issuer` and each token's `iss`."""
     if not (raw or "").strip() and preset.issuer_template:
@@ -156,7 +156,7 @@ def normalise_issuer(preset: Preset, raw: str | None, client_id: str) → str:
     return issuer
 
 
-def jwks_override(preset: Preset, client_id: str, explicit: str | None) → str | None:
+def jwks_override(preset: Preset, client_id: str, explicit: str | None) -> str | None:
     """A JWKS URL that replaces discovery's jwks_uri (WorkOS, or OPENID_JWKS_URI)."""
     if explicit:
         return clean_url(explicit)
@@ -165,6 +165,6 @@ def jwks_override(preset: Preset, client_id: str, explicit: str | None) → str 
     return None
 
 
-def hint_for(preset: Preset, code: str) → str | None:
+def hint_for(preset: Preset, code: str) -> str | None:
     """The provider's own hint for an error code, if it has one."""
     return preset.hints.get(code)
