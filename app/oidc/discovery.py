@@ -62,7 +62,7 @@ class Discovery:
 
     def invalidate(self) -> None:
         with self._lock:
-            self._fetched_at = 0.0
+            self._fetched_at = float("-inf")  # not 0.0: monotonic() may be < ttl after boot
 
     def _fetch(self) -> dict[str, Any]:
         last: str = ""

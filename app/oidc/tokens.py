@@ -184,7 +184,7 @@ class TokenVerifier:
         header = jws.extract_compact(token.encode("ascii")).protected
         alg = header.get("alg")
         allowed = self.allowed_algorithms()
-        if alg not in allowed:
+        if not isinstance(alg, str) or alg not in allowed:
             raise self._error(
                 "UNSUPPORTED_ALGORITHM",
                 f"The token is signed with {alg!r}; allowed: {', '.join(sorted(allowed)) or 'none'}.",
