@@ -133,12 +133,12 @@ def test_dotenv_is_read_from_the_working_directory(tmp_path, provider):
 
 
 def test_two_workers_one_refresh_grant(tmp_path, provider):
-    provider.config.access_token_ttl = 3
+    provider.config.access_token_ttl = 4  # refreshed when < 1 s is left (margin 1)
     provider.config.delay = {"token": 0.3}
-    env = provider_env(provider, tmp_path / "inst", **REUSE, WEB_WORKERS="2", WEB_THREADS="16")
+    env = provider_env(provider, tmp_path / "inst", **REUSE, OPENID_REFRESH_MARGIN="1", WEB_WORKERS="2", WEB_THREADS="16")
     with serve(env, tmp_path) as served:
         http = login(served.url)
-        time.sleep(1.7)
+        time.sleep(3.1)
         codes = race([served.url], http.cookies["oidc_login"])
         assert codes == [200] * 50
         assert provider.grants["refresh_token"] == 1
@@ -146,14 +146,14 @@ def test_two_workers_one_refresh_grant(tmp_path, provider):
 
 
 def test_two_processes_sharing_the_file_store(tmp_path, provider):
-    provider.config.access_token_ttl = 3
+    provider.config.access_token_ttl = 4  # refreshed when < 1 s is left (margin 1)
     provider.config.delay = {"token": 0.3}
-    env = provider_env(provider, tmp_path / "shared", **REUSE)
+    env = provider_env(provider, tmp_path / "shared", **REUSE, OPENID_REFRESH_MARGIN="1")
     with serve(env, tmp_path) as a, serve(env, tmp_path) as b:
         http = login(a.url)
         assert requests.get(b.url + "/api/user", cookies={"oidc_login": http.cookies["oidc_login"]},
                             timeout=10).status_code == 200
-        time.sleep(1.7)
+        time.sleep(3.1)
         codes = race([a.url, b.url], http.cookies["oidc_login"])
         assert codes == [200] * 50
         assert provider.grants["refresh_token"] == 1
@@ -163,17 +163,18 @@ def test_two_processes_sharing_the_file_store(tmp_path, provider):
 @pytest.mark.redis
 @pytest.mark.skipif(not redis_available(), reason="redis-server is not installed (apt-get install redis-server)")
 def test_two_hosts_sharing_redis(tmp_path, provider):
-    provider.config.access_token_ttl = 3
+    provider.config.access_token_ttl = 4  # refreshed when < 1 s is left (margin 1)
     provider.config.delay = {"token": 0.3}
     with RedisServer() as redis_server:
         # Separate instance folders: nothing but Redis is shared, as between two hosts.
-        env_a = provider_env(provider, tmp_path / "host-a", **REUSE, REDIS_URI=redis_server.uri)
-        env_b = provider_env(provider, tmp_path / "host-b", **REUSE, REDIS_URI=redis_server.uri)
+        extra = {**REUSE, "OPENID_REFRESH_MARGIN": "1", "REDIS_URI": redis_server.uri}
+        env_a = provider_env(provider, tmp_path / "host-a", **extra)
+        env_b = provider_env(provider, tmp_path / "host-b", **extra)
         with serve(env_a, tmp_path) as a, serve(env_b, tmp_path) as b:
             http = login(a.url)
             cookie = http.cookies["oidc_login"]
             assert requests.get(b.url + "/api/user", cookies={"oidc_login": cookie}, timeout=10).status_code == 200
-            time.sleep(1.7)
+            time.sleep(3.1)
             codes = race([a.url, b.url], cookie)
             assert codes == [200] * 50
             assert provider.grants["refresh_token"] == 1
@@ -186,11 +187,11 @@ def test_two_hosts_sharing_redis(tmp_path, provider):
 
 
 def test_logs_never_hold_codes_tokens_or_secrets(tmp_path, provider):
-    provider.config.access_token_ttl = 2
-    env = provider_env(provider, tmp_path / "inst", **REUSE, DEBUG_OPENID_REQUESTS="true")
+    provider.config.access_token_ttl = 4
+    env = provider_env(provider, tmp_path / "inst", **REUSE, OPENID_REFRESH_MARGIN="1", DEBUG_OPENID_REQUESTS="true")
     with serve(env, tmp_path) as served:
         http = login(served.url)
-        time.sleep(1.2)
+        time.sleep(3.1)
         assert http.get(served.url + "/api/user", timeout=10).status_code == 200  # refreshes
         http.get(served.url + "/oauth/openid/callback?code=leaky-code-123&state=leaky-state-456", timeout=10)
         http.get(served.url + "/api/user", headers={"Authorization": "Bearer leaky.bearer.token"}, timeout=10)

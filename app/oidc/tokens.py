@@ -145,7 +145,9 @@ class TokenVerifier:
         if cached is not None and cached[0] in ("id", "access"):
             return cached
         header, claims = self._decode(token, "bearer")
-        if self._aud_contains(claims, self.client_id) and header.get("typ", "").lower() != "at+jwt":
+        typ = header.get("typ")
+        typed_access = isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt")
+        if self._aud_contains(claims, self.client_id) and not typed_access:
             kind = "id"
             self._registered(claims, self.client_id, self.leeway)
             self.check_azp(claims)

@@ -12,9 +12,15 @@ from tests.conftest import REUSE
 from tests.web.test_auth import assert_no_session, error_code
 
 
-def wait_until_refresh_due(live, http, ttl: float) -> None:
-    """Sleep until the access token is within half its lifetime of expiry (bounded)."""
-    time.sleep(ttl / 2 + 0.2)
+# Short-lived access tokens, refreshed when < 1 s is left: after a refresh the next one is
+# 3 s away, so a slow machine never legitimately needs a second grant within one test step.
+TTL = 4
+FAST = {**REUSE, "OPENID_REFRESH_MARGIN": "1"}
+
+
+def wait_until_refresh_due(live, http, ttl: float = TTL) -> None:
+    """Sleep until the access token is within the refresh margin of expiry."""
+    time.sleep(ttl - 1 + 0.1)
 
 
 def status(live, http) -> dict:
@@ -80,11 +86,11 @@ def test_access_token_with_wrong_audience_is_refused(make_app, provider):
 
 
 def test_refresh_before_expiry_rotates_the_refresh_token(make_app, provider):
-    provider.config.access_token_ttl = 2
-    live = make_app(**REUSE)
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
     http = live.login()
     first = status(live, http)["access_token_expires_at"]
-    wait_until_refresh_due(live, http, 2)
+    wait_until_refresh_due(live, http)
     second = status(live, http)["access_token_expires_at"]
     assert second > first
     assert provider.grants["refresh_token"] == 1
@@ -108,12 +114,12 @@ def test_fresh_token_is_not_refreshed_and_not_reverified(make_app, provider, mon
 
 
 def test_fifty_concurrent_requests_cause_exactly_one_refresh(make_app, provider):
-    provider.config.access_token_ttl = 2
+    provider.config.access_token_ttl = TTL
     provider.config.delay = {"token": 0.3}  # a slow provider widens the race
-    live = make_app(**REUSE)
+    live = make_app(**FAST)
     http = live.login()
     cookie = live.cookie(http)
-    wait_until_refresh_due(live, http, 2)
+    wait_until_refresh_due(live, http)
 
     def hit(_: int) -> int:
         s = requests.Session()
@@ -128,13 +134,13 @@ def test_fifty_concurrent_requests_cause_exactly_one_refresh(make_app, provider)
 
 
 def test_late_request_with_pre_refresh_state_gets_new_tokens(make_app, provider):
-    provider.config.access_token_ttl = 2
-    live = make_app(**REUSE)
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
     http = live.login()
     refresher = live.services.refresher
     tsid = live.tsid(http)
     before = refresher.load(tsid)
-    wait_until_refresh_due(live, http, 2)
+    wait_until_refresh_due(live, http)
     assert status(live, http)  # this request refreshes
     after = refresher.load(tsid)
     assert after.refresh_token != before.refresh_token
@@ -147,12 +153,12 @@ def test_late_request_with_pre_refresh_state_gets_new_tokens(make_app, provider)
 
 
 def test_invalid_grant_ends_the_session_with_one_attempt(make_app, provider):
-    provider.config.access_token_ttl = 2
-    live = make_app(**REUSE)
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
     http = live.login()
     cookie = live.cookie(http)
     provider.config.refresh_error = "invalid_grant"
-    wait_until_refresh_due(live, http, 2)
+    wait_until_refresh_due(live, http)
 
     def hit(_: int) -> requests.Response:
         s = requests.Session()
@@ -169,11 +175,11 @@ def test_invalid_grant_ends_the_session_with_one_attempt(make_app, provider):
 
 
 def test_failed_refresh_on_a_page_redirects_to_login_with_the_reason(make_app, provider):
-    provider.config.access_token_ttl = 2
-    live = make_app(**REUSE)
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
     http = live.login()
     provider.config.refresh_error = "invalid_grant"
-    wait_until_refresh_due(live, http, 2)
+    wait_until_refresh_due(live, http)
     response = live.get(http, "/", allow_redirects=False)
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?error=REFRESH_FAILED"
@@ -183,10 +189,10 @@ def test_failed_refresh_on_a_page_redirects_to_login_with_the_reason(make_app, p
 
 
 def test_provider_down_keeps_the_session_and_recovers(make_app, provider):
-    provider.config.access_token_ttl = 2
-    live = make_app(**REUSE)
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
     http = live.login()
-    time.sleep(2.2)  # expired: this request cannot be served without a refresh
+    time.sleep(TTL + 0.2)  # expired: this request cannot be served without a refresh
     provider.config.down = True
     response = live.get(http, "/api/user")
     assert response.status_code == 503
@@ -205,10 +211,10 @@ def test_provider_down_keeps_the_session_and_recovers(make_app, provider):
 
 
 def test_provider_5xx_on_refresh_keeps_the_session(make_app, provider):
-    provider.config.access_token_ttl = 2
-    live = make_app(**REUSE)
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
     http = live.login()
-    time.sleep(2.2)
+    time.sleep(TTL + 0.2)
     provider.config.fail = {"token": 500}
     page = live.get(http, "/", allow_redirects=False)
     assert page.status_code == 503 and "TOKEN_EXCHANGE_FAILED" in page.text
@@ -218,22 +224,22 @@ def test_provider_5xx_on_refresh_keeps_the_session(make_app, provider):
 
 
 def test_refreshed_id_token_with_another_sub_ends_the_session(make_app, provider):
-    provider.config.access_token_ttl = 2
-    live = make_app(**REUSE)
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
     http = live.login()
     provider.config.refresh_sub_override = "someone-else"
-    wait_until_refresh_due(live, http, 2)
+    wait_until_refresh_due(live, http)
     response = live.get(http, "/api/user")
     assert response.status_code == 401 and error_code(response) == "REFRESH_FAILED"
     assert_no_session(live, http)
 
 
 def test_lost_role_on_refresh_signs_the_user_out(make_app, provider):
-    provider.config.access_token_ttl = 2
-    live = make_app(**REUSE, OPENID_REQUIRED_ROLE="admin")
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST, OPENID_REQUIRED_ROLE="admin")
     http = live.login()
     provider.user["roles"] = ["user"]
-    wait_until_refresh_due(live, http, 2)
+    wait_until_refresh_due(live, http)
     response = live.get(http, "/api/user")
     assert response.status_code == 403 and error_code(response) == "ROLE_REQUIRED"
     assert_no_session(live, http)
