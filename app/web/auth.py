@@ -223,12 +223,17 @@ def _end_session_url(id_token: str | None) -> str | None:
 
 
 @bp.post("/api/auth/refresh")
-@login_required
 def refresh() -> Response:
     services = _services()
     if not services.settings.reuse_tokens:
         raise AuthError("INVALID_REQUEST", "Token reuse is off (OPENID_REUSE_TOKENS=false).",
                         hint="Set OPENID_REUSE_TOKENS=true to keep and refresh the provider's tokens.")
+    return _refresh_now()
+
+
+@login_required
+def _refresh_now() -> Response:
+    services = _services()
     principal = g.principal
     if principal.via != "session" or principal.tokens is None:
         raise AuthError("INVALID_REQUEST", "Only a session can be refreshed.")

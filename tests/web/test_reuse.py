@@ -279,6 +279,8 @@ def test_refresh_endpoint_with_reuse_off_is_invalid_request(make_app):
     http = live.login()
     response = live.post(http, "/api/auth/refresh", json={})
     assert response.status_code == 400 and error_code(response) == "INVALID_REQUEST"
+    anonymous = live.post(live.session(), "/api/auth/refresh", json={})
+    assert anonymous.status_code == 400 and error_code(anonymous) == "INVALID_REQUEST"
 
 
 def test_refresh_endpoint_invalid_grant_is_401_and_ends_session(make_app, provider):
