@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 from flask_session import Session
@@ -75,8 +79,32 @@ def _configure_sessions(app: Flask, settings: Settings) -> None:
         from cachelib import FileSystemCache
 
         directory = os.path.join(settings.instance_path, "sessions")
-        app.config.update(
-            SESSION_TYPE="cachelib",
-            SESSION_CACHELIB=FileSystemCache(directory, threshold=0, mode=0o600),
-        )
+        cache = FileSystemCache(directory, threshold=0, mode=0o600)  # 0: never evict live sessions
+        app.config.update(SESSION_TYPE="cachelib", SESSION_CACHELIB=cache)
+        app.before_request(_expired_session_sweeper(cache))
     Session(app)
+
+
+def _expired_session_sweeper(cache: Any, every: float = 600.0) -> Callable[[], None]:
+    """Deletes expired session files now and then, off the request path. Without a threshold
+    cachelib never prunes, and sessions nobody comes back for would pile up on disk."""
+    state = {"next": 0.0}
+    lock = threading.Lock()
+
+    def sweep() -> None:
+        try:
+            cache._remove_expired(time.time())  # cachelib's own expiry scan
+        except Exception:  # a sweep must never break a request
+            logging.getLogger(__name__).warning("session sweep failed", exc_info=True)
+
+    def maybe_sweep() -> None:
+        now = time.monotonic()
+        if now < state["next"] or not lock.acquire(blocking=False):
+            return
+        try:
+            state["next"] = now + every
+            threading.Thread(target=sweep, name="session-sweep", daemon=True).start()
+        finally:
+            lock.release()
+
+    return maybe_sweep
