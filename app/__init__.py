@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -17,6 +14,7 @@ from .errors import AuthError
 from .logs import configure_logging
 from .services import build_services
 from .settings import Settings, load_settings, startup_warnings
+from .store.sessions import SessionCache
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
 
@@ -32,7 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
     services = build_services(settings)
     app.extensions["oidc_login"] = services
-    _configure_sessions(app, settings)
+    _configure_sessions(app, settings, services.store)
 
     from .web import api, auth, guard, pages
     from .web.errors import render_error
@@ -53,9 +51,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def _configure_sessions(app: Flask, settings: Settings) -> None:
-    """Server-side sessions that are written only when changed (a stale write of a whole
-    session must never bring back old state)."""
+def _configure_sessions(app: Flask, settings: Settings, store: Any) -> None:
+    """Server-side sessions in the shared store, written only when changed (a stale write of
+    a whole session must never bring back old state)."""
     app.config.update(
         SECRET_KEY=settings.session_secret,
         SESSION_PERMANENT=True,
@@ -65,46 +63,9 @@ def _configure_sessions(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
-        SESSION_KEY_PREFIX="oidc-login:session:",
+        SESSION_KEY_PREFIX="session:",
         SESSION_SERIALIZATION_FORMAT="json",
+        SESSION_TYPE="cachelib",
+        SESSION_CACHELIB=SessionCache(store, default_timeout=settings.max_lifetime),
     )
-    if settings.redis_uri:
-        import redis
-
-        app.config.update(
-            SESSION_TYPE="redis",
-            SESSION_REDIS=redis.Redis.from_url(settings.redis_uri, socket_timeout=2, socket_connect_timeout=2),
-        )
-    else:
-        from cachelib import FileSystemCache
-
-        directory = os.path.join(settings.instance_path, "sessions")
-        cache = FileSystemCache(directory, threshold=0, mode=0o600)  # 0: never evict live sessions
-        app.config.update(SESSION_TYPE="cachelib", SESSION_CACHELIB=cache)
-        app.before_request(_expired_session_sweeper(cache))
     Session(app)
-
-
-def _expired_session_sweeper(cache: Any, every: float = 600.0) -> Callable[[], None]:
-    """Deletes expired session files now and then, off the request path. Without a threshold
-    cachelib never prunes, and sessions nobody comes back for would pile up on disk."""
-    state = {"next": 0.0}
-    lock = threading.Lock()
-
-    def sweep() -> None:
-        try:
-            cache._remove_expired(time.time())  # cachelib's own expiry scan
-        except Exception:  # a sweep must never break a request
-            logging.getLogger(__name__).warning("session sweep failed", exc_info=True)
-
-    def maybe_sweep() -> None:
-        now = time.monotonic()
-        if now < state["next"] or not lock.acquire(blocking=False):
-            return
-        try:
-            state["next"] = now + every
-            threading.Thread(target=sweep, name="session-sweep", daemon=True).start()
-        finally:
-            lock.release()
-
-    return maybe_sweep

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 
 from .base import LockTimeout, StoreUnavailable
 
+_MEMO_SIZE = 10_000  # parsed values kept per process
+
 log = logging.getLogger(__name__)
 
 _TEMP_PREFIX = ".tmp-"
@@ -65,6 +67,8 @@ class FileStore:
         self._sweep_interval = sweep_interval
         self._next_sweep = time.monotonic() + (sweep_interval or 0.0)
         self._sweep_guard = threading.Lock()
+        self._memo: dict[str, tuple[tuple[int, int, int], float, str]] = {}
+        self._memo_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"FileStore({self.directory!r})"
@@ -75,11 +79,31 @@ class FileStore:
         return os.path.join(self._data, _digest(key) + ".json")
 
     def get(self, key: str) -> dict | None:
-        """The value, or None when missing, expired or unreadable."""
+        """The value, or None when missing, expired or unreadable.
+
+        Every request reads its session and token record, so parsed values are kept in
+        memory and reused while the file is unchanged: one stat instead of open, read and
+        parse. Writes replace the file (a new inode), so any change is seen at once.
+        """
         path = self._path(key)
+        try:
+            seen = os.stat(path)
+        except FileNotFoundError:
+            self._memo.pop(path, None)
+            return None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {path}: {exc}") from exc
+        memo = self._memo.get(path)
+        if memo is not None and memo[0] == (seen.st_ino, seen.st_mtime_ns, seen.st_size):
+            if memo[1] > time.time():
+                return json.loads(memo[2])  # a fresh object for each caller
+        return self._read(path)
+
+    def _read(self, path: str) -> dict | None:
         try:
             with open(path, "rb") as f:
                 raw = f.read()
+                stat = os.fstat(f.fileno())
                 try:
                     record = json.loads(raw)
                     expires_at = float(record["expires_at"])
@@ -90,13 +114,22 @@ class FileStore:
                 if expires_at <= time.time():
                     # Still holding the fd keeps the inode number from being reused
                     # while _remove_expired compares it.
-                    self._remove_expired(path, os.fstat(f.fileno()))
+                    self._remove_expired(path, stat)
                     return None
-                return value if isinstance(value, dict) else None
+                if not isinstance(value, dict):
+                    return None
+                self._remember(path, stat, expires_at, json.dumps(value))
+                return value
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StoreUnavailable(f"cannot read {path}: {exc}") from exc
+
+    def _remember(self, path: str, stat: os.stat_result, expires_at: float, text: str) -> None:
+        with self._memo_lock:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.pop(next(iter(self._memo)))
+            self._memo[path] = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), expires_at, text)
 
     def set(self, key: str, value: dict, ttl: float) -> None:
         """Atomically replace the value; it reads as missing after `ttl` seconds."""

@@ -112,3 +112,31 @@ def test_ping_fails_when_directory_vanishes(tmp_path: Path) -> None:
     os.rmdir(tmp_path / "s" / "locks")
     with pytest.raises(StoreUnavailable):
         store.ping()
+
+
+def test_memoised_reads_see_other_writers_at_once(tmp_path):
+    """Another worker's write or delete is seen by the next get, despite the read cache."""
+    from app.store import FileStore
+
+    a, b = FileStore(str(tmp_path / "s")), FileStore(str(tmp_path / "s"))
+    a.set("k", {"v": 1}, 60)
+    assert a.get("k") == {"v": 1} and a.get("k") == {"v": 1}  # second read from memory
+    b.set("k", {"v": 2}, 60)
+    assert a.get("k") == {"v": 2}
+    value = a.get("k")
+    value["v"] = 99  # callers get their own copy
+    assert a.get("k") == {"v": 2}
+    b.delete("k")
+    assert a.get("k") is None
+
+
+def test_memoised_value_still_expires(tmp_path):
+    import time
+
+    from app.store import FileStore
+
+    store = FileStore(str(tmp_path / "s"))
+    store.set("k", {"v": 1}, 0.3)
+    assert store.get("k") == {"v": 1}
+    time.sleep(0.35)
+    assert store.get("k") is None

@@ -118,18 +118,3 @@ def test_require_role_and_allowed_for_app_routes(make_app, provider, tmp_path):
     assert response.status_code == 403 and error_code(response) == "ROLE_REQUIRED"
     assert live.get(live.session(), "/api/admin").status_code == 401
 
-
-def test_expired_session_files_are_swept(make_app):
-    import os
-
-    live = make_app()
-    cache = live.app.config["SESSION_CACHELIB"]
-    cache.set("oidc-login:session:abandoned", b"{}", timeout=1)
-    path = cache._get_filename("oidc-login:session:abandoned")
-    assert os.path.exists(path)
-    time.sleep(1.1)
-    live.get(live.session(), "/login")  # the first request of a process starts a sweep
-    deadline = time.time() + 5
-    while os.path.exists(path) and time.time() < deadline:
-        time.sleep(0.05)
-    assert not os.path.exists(path)
