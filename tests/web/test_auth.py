@@ -26,6 +26,17 @@ def assert_no_session(live, http) -> None:
     assert error_code(response) == "LOGIN_REQUIRED"
 
 
+def failed_login(live, code: str, status: int | None = None):
+    """A whole login that must end on `code` (with `status`), leaving no session behind."""
+    http = live.session()
+    response = live.get(http, "/oauth/openid")
+    if status is not None:
+        assert response.status_code == status, response.status_code
+    assert error_code(response) == code
+    assert_no_session(live, http)
+    return response
+
+
 # -- starting a login ----------------------------------------------------------------------
 
 
@@ -196,10 +207,7 @@ def test_iss_parameter_mismatch_is_invalid_issuer(make_app, provider):
 def test_missing_iss_parameter_when_advertised_is_invalid_issuer(make_app, provider):
     provider.config.iss_param = False
     live = make_app()
-    http = live.session()
-    response = live.get(http, "/oauth/openid")
-    assert error_code(response) == "INVALID_ISSUER"
-    assert_no_session(live, http)
+    failed_login(live, "INVALID_ISSUER")
 
 
 def test_missing_iss_parameter_is_fine_when_not_advertised(make_app, provider):
@@ -224,10 +232,7 @@ def test_provider_error_is_shown_escaped(make_app, provider):
 def test_invalid_grant_is_token_exchange_failed_400(make_app, provider):
     provider.config.token_error = "invalid_grant"
     live = make_app()
-    http = live.session()
-    response = live.get(http, "/oauth/openid")
-    assert response.status_code == 400 and error_code(response) == "TOKEN_EXCHANGE_FAILED"
-    assert_no_session(live, http)
+    failed_login(live, "TOKEN_EXCHANGE_FAILED", 400)
 
 
 def test_wrong_client_secret_is_token_exchange_failed(make_app):
@@ -241,10 +246,7 @@ def test_wrong_client_secret_is_token_exchange_failed(make_app):
 def test_token_endpoint_5xx_is_502(make_app, provider):
     provider.config.fail = {"token": 503}
     live = make_app()
-    http = live.session()
-    response = live.get(http, "/oauth/openid")
-    assert response.status_code == 502 and error_code(response) == "TOKEN_EXCHANGE_FAILED"
-    assert_no_session(live, http)
+    failed_login(live, "TOKEN_EXCHANGE_FAILED", 502)
 
 
 def test_token_endpoint_unreachable_is_502(make_app, provider):
@@ -272,10 +274,7 @@ def test_discovery_down_at_start_is_502_then_recovers(make_app, provider):
 def test_jwks_failure_on_cold_cache_is_503(make_app, provider):
     provider.config.fail = {"jwks": 500}
     live = make_app()
-    http = live.session()
-    response = live.get(http, "/oauth/openid")
-    assert response.status_code == 503 and error_code(response) == "JWKS_FETCH_FAILED"
-    assert_no_session(live, http)
+    failed_login(live, "JWKS_FETCH_FAILED", 503)
 
 
 @pytest.mark.parametrize(
@@ -305,10 +304,7 @@ def test_id_token_claim_failures(make_app, provider, claims, code):
 def test_nonce_mismatch_is_invalid_nonce(make_app, provider):
     provider.config.nonce_override = "not-the-nonce"
     live = make_app()
-    http = live.session()
-    response = live.get(http, "/oauth/openid")
-    assert error_code(response) == "INVALID_NONCE"
-    assert_no_session(live, http)
+    failed_login(live, "INVALID_NONCE")
 
 
 def test_bad_signature_is_invalid_signature(make_app, provider):
@@ -322,10 +318,7 @@ def test_bad_signature_is_invalid_signature(make_app, provider):
 def test_none_and_hmac_key_confusion_are_refused(make_app, provider, alg):
     provider.config.id_token_alg = alg
     live = make_app()
-    http = live.session()
-    response = live.get(http, "/oauth/openid")
-    assert error_code(response) == "UNSUPPORTED_ALGORITHM"
-    assert_no_session(live, http)
+    failed_login(live, "UNSUPPORTED_ALGORITHM")
 
 
 def test_unadvertised_algorithm_is_refused(make_app, provider):

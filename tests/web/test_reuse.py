@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import REUSE
-from tests.web.test_auth import assert_no_session, error_code
+from tests.web.test_auth import assert_no_session, error_code, failed_login
 
 
 # Short-lived access tokens, refreshed when < 1 s is left: after a refresh the next one is
@@ -79,10 +79,7 @@ def test_opaque_is_named_when_both_apply(make_app, provider):
 def test_access_token_with_wrong_audience_is_refused(make_app, provider):
     provider.config.access_token_claims = {"aud": "https://another-api.example.com"}
     live = make_app(**REUSE)
-    http = live.session()
-    response = live.get(http, "/oauth/openid")
-    assert error_code(response) == "INVALID_AUDIENCE"
-    assert_no_session(live, http)
+    failed_login(live, "INVALID_AUDIENCE")
 
 
 def test_refresh_before_expiry_rotates_the_refresh_token(make_app, provider):
