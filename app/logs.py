@@ -72,7 +72,7 @@ def configure_logging(secrets: Iterable[str | None]) -> RedactingFilter:
     redacting = RedactingFilter(Redactor(secrets))
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     if root.level == logging.WARNING or root.level == logging.NOTSET:

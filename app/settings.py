@@ -106,20 +106,20 @@ class _Reader:
         self.env = env
         self.problems: list[str] = []
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    def text(self, name: str, default: str | None = None) -> str | None:
         value = self.env.get(name)
         if value is None or value.strip() == "":
             return default
         return value.strip()
 
     def required(self, name: str, what: str) -> str:
-        value = self.str(name)
+        value = self.text(name)
         if value is None:
             self.problems.append(f"{name} is required: set it to {what}.")
             return ""
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.env.get(name)
         if value is None:
             return default
@@ -131,8 +131,8 @@ class _Reader:
         self.problems.append(f"{name}={value!r} is not a boolean: use true/false (or 1/0, yes/no).")
         return default
 
-    def int(self, name: str, default: int, minimum: int = 0) -> int:
-        value = self.str(name)
+    def number(self, name: str, default: int, minimum: int = 0) -> int:
+        value = self.text(name)
         if value is None:
             return default
         try:
@@ -146,7 +146,7 @@ class _Reader:
         return number
 
     def url(self, name: str, default: str) -> str:
-        value = (self.str(name) or default).rstrip("/")
+        value = (self.text(name) or default).rstrip("/")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             self.problems.append(
@@ -170,7 +170,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
     """Build Settings or raise SettingsError naming every bad or missing variable."""
     r = _Reader(read_environment(environ, use_dotenv))
 
-    provider_name = (r.str("OPENID_PROVIDER", "custom") or "custom").lower()
+    provider_name = (r.text("OPENID_PROVIDER", "custom") or "custom").lower()
     preset = PRESETS.get(provider_name)
     if preset is None:
         r.problems.append(
@@ -179,7 +179,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         preset = PRESETS["custom"]
 
     client_id = r.required("OPENID_CLIENT_ID", "the application's Client ID at the provider")
-    raw_issuer = r.str("OPENID_ISSUER")
+    raw_issuer = r.text("OPENID_ISSUER")
     issuer = ""
     if raw_issuer is None and not preset.issuer_template:
         r.problems.append(f"OPENID_ISSUER is required: set it to {preset.issuer_help}.")
@@ -207,7 +207,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
     domain_server = r.url("DOMAIN_SERVER", "http://localhost:3080")
     domain_client = r.url("DOMAIN_CLIENT", "http://localhost:3080")
 
-    callback = r.str("OPENID_CALLBACK_URL", "/oauth/openid/callback") or ""
+    callback = r.text("OPENID_CALLBACK_URL", "/oauth/openid/callback") or ""
     if callback.startswith(("http://", "https://")):
         if _origin(callback) == _origin(domain_server):
             callback = urlsplit(callback).path
@@ -219,40 +219,40 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
     if not callback.startswith("/") or callback.startswith("//"):
         r.problems.append(f"OPENID_CALLBACK_URL={callback!r} must be a path starting with '/'.")
 
-    scope = " ".join((r.str("OPENID_SCOPE", "openid profile email") or "").replace(",", " ").split())
+    scope = " ".join((r.text("OPENID_SCOPE", "openid profile email") or "").replace(",", " ").split())
     if "openid" not in scope.split():
         r.problems.append(f"OPENID_SCOPE={scope!r} must contain 'openid'.")
 
-    reuse = r.bool("OPENID_REUSE_TOKENS", False)
-    use_pkce = r.bool("OPENID_USE_PKCE", True)
-    client_secret = r.str("OPENID_CLIENT_SECRET")
+    reuse = r.flag("OPENID_REUSE_TOKENS", False)
+    use_pkce = r.flag("OPENID_USE_PKCE", True)
+    client_secret = r.text("OPENID_CLIENT_SECRET")
     if not use_pkce and not client_secret:
         r.problems.append(
             "OPENID_USE_PKCE=false needs OPENID_CLIENT_SECRET: a public client must use PKCE."
         )
 
-    kind = (r.str("OPENID_REQUIRED_ROLE_TOKEN_KIND", "id") or "id").lower()
+    kind = (r.text("OPENID_REQUIRED_ROLE_TOKEN_KIND", "id") or "id").lower()
     if kind not in ("id", "access"):
         r.problems.append(f"OPENID_REQUIRED_ROLE_TOKEN_KIND={kind!r} must be 'id' or 'access'.")
-    roles = tuple(x.strip() for x in (r.str("OPENID_REQUIRED_ROLE") or "").split(",") if x.strip())
+    roles = tuple(x.strip() for x in (r.text("OPENID_REQUIRED_ROLE") or "").split(",") if x.strip())
 
-    policy = r.str("OPENID_ROLE_POLICY")
+    policy = r.text("OPENID_ROLE_POLICY")
     if policy and not os.path.isfile(policy):
         r.problems.append(f"OPENID_ROLE_POLICY={policy!r}: no such file.")
 
-    idle = r.int("SESSION_IDLE_TIMEOUT", 24 * 3600, minimum=60)
-    max_life = r.int("SESSION_MAX_LIFETIME", 7 * 24 * 3600, minimum=60)
+    idle = r.number("SESSION_IDLE_TIMEOUT", 24 * 3600, minimum=60)
+    max_life = r.number("SESSION_MAX_LIFETIME", 7 * 24 * 3600, minimum=60)
     if max_life < idle:
         r.problems.append("SESSION_MAX_LIFETIME must not be shorter than SESSION_IDLE_TIMEOUT.")
 
-    cookie_name = r.str("SESSION_COOKIE_NAME", _DEFAULT_COOKIE) or _DEFAULT_COOKIE
+    cookie_name = r.text("SESSION_COOKIE_NAME", _DEFAULT_COOKIE) or _DEFAULT_COOKIE
     if cookie_name == "_session" or cookie_name.startswith("_interaction"):
         r.problems.append(
             f"SESSION_COOKIE_NAME={cookie_name!r} collides with identity providers' cookies "
             "on the same host (cookies ignore ports): choose another name."
         )
 
-    instance = os.path.abspath(r.str("INSTANCE_PATH", os.path.join(os.getcwd(), "instance")) or "instance")
+    instance = os.path.abspath(r.text("INSTANCE_PATH", os.path.join(os.getcwd(), "instance")) or "instance")
 
     settings = Settings(
         issuer=issuer,
@@ -262,37 +262,37 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         client_secret=client_secret,
         callback_path=callback,
         scope=scope,
-        audience=r.str("OPENID_AUDIENCE"),
+        audience=r.text("OPENID_AUDIENCE"),
         reuse_tokens=reuse,
         use_pkce=use_pkce,
-        button_label=r.str("OPENID_BUTTON_LABEL", preset.label) or preset.label,
-        image_url=r.str("OPENID_IMAGE_URL"),
-        auto_redirect=r.bool("OPENID_AUTO_REDIRECT", False),
-        use_end_session_endpoint=r.bool("OPENID_USE_END_SESSION_ENDPOINT", False),
-        post_logout_redirect_uri=r.str("OPENID_POST_LOGOUT_REDIRECT_URI", domain_client + "/login")
+        button_label=r.text("OPENID_BUTTON_LABEL", preset.label) or preset.label,
+        image_url=r.text("OPENID_IMAGE_URL"),
+        auto_redirect=r.flag("OPENID_AUTO_REDIRECT", False),
+        use_end_session_endpoint=r.flag("OPENID_USE_END_SESSION_ENDPOINT", False),
+        post_logout_redirect_uri=r.text("OPENID_POST_LOGOUT_REDIRECT_URI", domain_client + "/login")
         or domain_client + "/login",
         required_roles=roles,
         role_token_kind=kind,
-        role_path=r.str("OPENID_REQUIRED_ROLE_PARAMETER_PATH", "roles") or "roles",
+        role_path=r.text("OPENID_REQUIRED_ROLE_PARAMETER_PATH", "roles") or "roles",
         role_policy_path=policy,
-        clock_tolerance=r.int("OPENID_CLOCK_TOLERANCE", 60),
-        refresh_margin=r.int("OPENID_REFRESH_MARGIN", 60),
+        clock_tolerance=r.number("OPENID_CLOCK_TOLERANCE", 60),
+        refresh_margin=r.number("OPENID_REFRESH_MARGIN", 60),
         domain_client=domain_client,
         domain_server=domain_server,
-        trust_proxy=r.int("TRUST_PROXY", 0),
-        redis_uri=r.str("REDIS_URI"),
-        debug_requests=r.bool("DEBUG_OPENID_REQUESTS", False),
-        host=r.str("HOST", "127.0.0.1") or "127.0.0.1",
-        port=r.int("PORT", 3080, minimum=1),
-        workers=r.int("WEB_WORKERS", 2, minimum=1),
-        threads=r.int("WEB_THREADS", 8, minimum=1),
+        trust_proxy=r.number("TRUST_PROXY", 0),
+        redis_uri=r.text("REDIS_URI"),
+        debug_requests=r.flag("DEBUG_OPENID_REQUESTS", False),
+        host=r.text("HOST", "127.0.0.1") or "127.0.0.1",
+        port=r.number("PORT", 3080, minimum=1),
+        workers=r.number("WEB_WORKERS", 2, minimum=1),
+        threads=r.number("WEB_THREADS", 8, minimum=1),
         cookie_name=cookie_name,
         idle_timeout=idle,
         max_lifetime=max_life,
-        jwks_ttl=r.int("OPENID_JWKS_CACHE_TTL", 3600, minimum=1),
-        discovery_ttl=r.int("OPENID_DISCOVERY_CACHE_TTL", 3600, minimum=1),
-        jwks_uri_override=jwks_override(preset, client_id, r.str("OPENID_JWKS_URI")),
-        log_salt=r.str("LOG_SALT")
+        jwks_ttl=r.number("OPENID_JWKS_CACHE_TTL", 3600, minimum=1),
+        discovery_ttl=r.number("OPENID_DISCOVERY_CACHE_TTL", 3600, minimum=1),
+        jwks_uri_override=jwks_override(preset, client_id, r.text("OPENID_JWKS_URI")),
+        log_salt=r.text("LOG_SALT")
         or hashlib.sha256(("log-salt:" + secret).encode()).hexdigest(),
         instance_path=instance,
     )

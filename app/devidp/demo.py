@@ -253,8 +253,8 @@ def main(argv: list[str], *, server_command: list[str] | None = None) -> int:
             idp_server.server_close()
         if idp_thread is not None:
             idp_thread.join(5)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

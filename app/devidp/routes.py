@@ -310,7 +310,6 @@ def login() -> Response | tuple[str, int]:
 
 @bp.route("/consent", methods=["GET", "POST"])
 def consent() -> Response | tuple[str, int]:
-    p = _p()
     txn = request.values.get("txn", "")
     tx = _pending(txn)
     if tx is None:

@@ -96,7 +96,7 @@ def finish_login(
                 hint=rules.hints.get("OPAQUE_ACCESS_TOKEN"),
                 status=400,
             )
-        access_claims = verifier.verify_access_token(access_token)
+        access_claims = verifier.verify_access_token(access_token or "")
     if rules.reuse_tokens and not token_response.get("refresh_token"):
         raise AuthError("MISSING_REFRESH_TOKEN", hint=rules.hints.get("MISSING_REFRESH_TOKEN"), status=400)
     tokens = TokenSet.from_response(dict(token_response), sub=claims["sub"], access_claims=access_claims)

@@ -159,7 +159,7 @@ class Refresher:
         if classify(access) != "jwt":
             raise AuthError("REFRESH_FAILED", "The refreshed access token is not a signed JWT.")
         try:
-            access_claims = self.verifier.verify_access_token(access)
+            access_claims = self.verifier.verify_access_token(access or "")
         except AuthError as exc:
             raise AuthError("REFRESH_FAILED", f"The refreshed access token is invalid ({exc.code}).") from None
         id_claims = None
