@@ -12,6 +12,7 @@ from .oidc.client import TokenClient
 from .oidc.discovery import Discovery
 from .oidc.http import ProviderHttp
 from .oidc.keys import KeyCache
+from .oidc.login import LoginRules
 from .oidc.refresh import Refresher, RefreshPolicy
 from .oidc.roles import RolePolicy, check_required, extract_roles
 from .oidc.tokens import TokenVerifier
@@ -42,6 +43,16 @@ class Services:
     def check_roles(self, roles: list[str]) -> None:
         check_required(
             roles, self.settings.required_roles, self.settings.provider.hints.get("ROLE_REQUIRED")
+        )
+
+    @property
+    def login_rules(self) -> LoginRules:
+        """What the callback logic needs to know of the settings."""
+        return LoginRules(
+            issuer=self.settings.issuer,
+            reuse_tokens=self.settings.reuse_tokens,
+            role_token_kind=self.settings.role_token_kind,
+            hints=self.settings.provider.hints,
         )
 
     def error(self, code: str, detail: str | None = None, **kwargs: Any) -> AuthError:

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, redirect, render
 from ..errors import AuthError, error_for_code
 from ..logs import user_ref
 from ..oidc.client import token_auth_method
-from ..oidc.login import LoginRules, check_response, finish_login
+from ..oidc.login import check_response, finish_login
 from ..services import Services
 from . import session as state
 from .guard import login_required
@@ -105,26 +105,21 @@ def callback() -> Any:
     state_data = client.framework.get_state_data(session, state_value) if state_value else None
     if state_value:
         client.framework.clear_state_data(session, state_value)  # single use, whatever follows
-    rules = LoginRules(
-        issuer=settings.issuer,
-        reuse_tokens=settings.reuse_tokens,
-        role_token_kind=settings.role_token_kind,
-        hints=settings.provider.hints,
-    )
+    rules = services.login_rules
     try:
         if state_data is None:  # before anything else: no provider text, no provider call
             raise AuthError("INVALID_STATE")
         metadata = services.discovery.metadata()
         code = check_response(params, state_data, metadata, rules)
-        token = _redeem(client, code, state_data or {})
+        token = _redeem(client, code, state_data)
         result = finish_login(
             token,
-            nonce=(state_data or {}).get("nonce"),
+            nonce=state_data.get("nonce"),
             verifier=services.verifier,
             rules=rules,
             roles_of=services.roles_from,
             check_roles=services.check_roles,
-            return_to=safe_return_to((state_data or {}).get("return_to")),
+            return_to=safe_return_to(state_data.get("return_to")),
         )
     except AuthError as error:
         log.info("login failed: %s", error.code)
