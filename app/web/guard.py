@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Endpoints that never need the signed-in user (and must never loop back to /login).
 PUBLIC = {"pages.healthz", "auth.login", "auth.start", "auth.callback", "static"}
+#: Endpoints that need the session but must work even when the provider does not (logout).
+NO_REFRESH = {"auth.logout"}
 
 
 def load_principal() -> None:
@@ -58,7 +60,7 @@ def _from_session() -> Principal | None:
     if tokens is None:  # logged out elsewhere, or refresh failed in another request
         state.end()
         return None
-    if settings.reuse_tokens:
+    if settings.reuse_tokens and request.endpoint not in NO_REFRESH:
         try:
             tokens = services.refresher.current(tsid, tokens)
         except AuthError as error:

@@ -294,3 +294,16 @@ def test_home_page_shows_token_status(make_app):
     http = live.login()
     page = live.get(http, "/").text
     assert "jwt" in page and "data-expires-at=" in page and "kept server-side" in page
+
+
+def test_logout_works_while_the_provider_is_down(make_app, provider):
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
+    http = live.login()
+    time.sleep(TTL + 0.2)  # expired: any check would need the provider
+    provider.config.down = True
+    response = live.post(http, "/api/auth/logout", json={}, headers={"Origin": live.url})
+    assert response.status_code == 200 and response.json() == {"redirect": "/login"}
+    provider.config.down = False
+    assert_no_session(live, http)
+    assert provider.grants["refresh_token"] == 0
