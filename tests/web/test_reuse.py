@@ -307,3 +307,12 @@ def test_logout_works_while_the_provider_is_down(make_app, provider):
     provider.config.down = False
     assert_no_session(live, http)
     assert provider.grants["refresh_token"] == 0
+
+
+def test_refresh_endpoint_sends_one_grant_when_a_refresh_was_due(make_app, provider):
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
+    http = live.login()
+    wait_until_refresh_due(live, http)
+    assert live.post(http, "/api/auth/refresh", json={}).status_code == 200
+    assert provider.grants["refresh_token"] == 1
