@@ -34,9 +34,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from .web import api, auth, guard, pages
     from .web.errors import render_error
+    from .web.headers import add_security_headers, csp_nonce
 
     auth.init_oauth(app, services)
     app.before_request(guard.load_principal)
+    app.after_request(add_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.register_error_handler(AuthError, render_error)
     app.register_error_handler(404, lambda e: render_error(AuthError("INVALID_REQUEST", "No such page.", status=404)))
     app.register_error_handler(405, lambda e: render_error(AuthError("INVALID_REQUEST", "Method not allowed.", status=405)))

@@ -309,3 +309,17 @@ def test_logout_ends_provider_session_too(kind, make_stack, page, browser_contex
     )
     assert urlparse(page.url).path == "/", page.url
     assert api_user(browser_context, stack).status == 200
+
+
+@pytest.mark.timeout(90)
+def test_home_page_script_runs_under_the_content_security_policy(make_stack, page):
+    """The countdown is our only script: its nonce must let it run, and nothing may be
+    blocked by the policy (a CSP violation shows up as a console error)."""
+    problems = []
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    stack = make_stack("devidp", reuse=True, audience=True, access_token_ttl=60)
+    login(page, stack)
+    assert urlparse(page.url).path == "/"
+    page.wait_for_function("document.getElementById('left').textContent.startsWith('in ')", timeout=5000)
+    assert re.match(r"in \d+ s", page.inner_text("#left"))
+    assert [p for p in problems if "Content Security Policy" in p] == []

@@ -118,3 +118,21 @@ def test_require_role_and_allowed_for_app_routes(make_app, provider, tmp_path):
     assert response.status_code == 403 and error_code(response) == "ROLE_REQUIRED"
     assert live.get(live.session(), "/api/admin").status_code == 401
 
+
+
+def test_security_headers(make_app):
+    import re
+
+    live = make_app(**REUSE)
+    http = live.login()
+    home = live.get(http, "/")
+    csp = home.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+    nonce = re.search(r"script-src 'nonce-([^']+)'", csp).group(1)
+    assert f'<script nonce="{nonce}">' in home.text and f'<style nonce="{nonce}">' in home.text
+    assert home.headers["X-Frame-Options"] == "DENY"
+    assert home.headers["X-Content-Type-Options"] == "nosniff"
+    assert home.headers["Cache-Control"] == "no-store"
+    assert live.get(http, "/api/user").headers["Cache-Control"] == "no-store"
+    other = live.get(http, "/")
+    assert other.headers["Content-Security-Policy"] != csp  # a fresh nonce per response
