@@ -172,7 +172,7 @@ class Refresher:
                 raise AuthError("REFRESH_FAILED", f"The refreshed ID token is invalid ({exc.code}).") from None
             if id_claims.get("sub") != latest.sub:
                 raise AuthError("REFRESH_FAILED", "The refreshed ID token names another user (sub).")
-        if access_claims.get("sub") != latest.sub:
+        if latest.access_sub is not None and access_claims.get("sub") != latest.access_sub:
             raise AuthError("REFRESH_FAILED", "The refreshed access token names another user (sub).")
         fresh = TokenSet.from_response(response, sub=latest.sub, access_claims=access_claims, previous=latest)
         roles = self.roles_of(id_claims, access_claims)

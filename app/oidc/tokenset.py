@@ -19,6 +19,9 @@ class TokenSet:
     issued_at: int = 0
     expires_at: int | None = None
     roles: list[str] = field(default_factory=list)
+    #: The access token's own `sub`: Okta puts the login name there, not the ID token's
+    #: user id, so refreshed access tokens are compared with this, not with `sub`.
+    access_sub: str | None = None
     refreshed: int = 0  # how many refresh grants this session has seen
     failures: int = 0  # consecutive temporary refresh failures
     retry_after: float = 0.0  # no new refresh attempt before this (backoff)
@@ -56,6 +59,7 @@ class TokenSet:
             issued_at=issued_at,
             expires_at=expires_at,
             roles=list(previous.roles) if previous else [],
+            access_sub=access_claims.get("sub") if access_claims else None,
             refreshed=(previous.refreshed + 1) if previous else 0,
         )
 

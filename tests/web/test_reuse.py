@@ -316,3 +316,26 @@ def test_refresh_endpoint_sends_one_grant_when_a_refresh_was_due(make_app, provi
     wait_until_refresh_due(live, http)
     assert live.post(http, "/api/auth/refresh", json={}).status_code == 200
     assert provider.grants["refresh_token"] == 1
+
+
+def test_okta_style_access_token_subject_survives_refresh(make_app, provider):
+    """Okta access tokens carry the login name as `sub`, the ID token the user id."""
+    provider.config.access_token_ttl = TTL
+    provider.config.access_token_claims = {"sub": "ada@example.com"}
+    live = make_app(**FAST)
+    http = live.login()
+    wait_until_refresh_due(live, http)
+    assert live.get(http, "/api/user").json()["sub"] == "user-123"
+    assert provider.grants["refresh_token"] == 1
+
+
+def test_refreshed_access_token_for_another_user_ends_the_session(make_app, provider):
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST)
+    http = live.login()
+    provider.config.access_token_claims = {"sub": "mallory"}
+    provider.config.refresh_returns_id_token = False
+    wait_until_refresh_due(live, http)
+    response = live.get(http, "/api/user")
+    assert response.status_code == 401 and error_code(response) == "REFRESH_FAILED"
+    assert_no_session(live, http)
