@@ -7,13 +7,13 @@ document keeps serving while a refetch fails.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import requests
 
 from ..errors import AuthError
+from .cache import StaleWhileFailing
 from .http import ProviderHttp
 
 REQUIRED = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
@@ -37,32 +37,14 @@ class Discovery:
         self.jwks_uri_override = jwks_uri_override
         self.attempts = attempts
         self.hints = hints or {}
-        self._doc: dict[str, Any] | None = None
-        self._fetched_at = 0.0
-        self._lock = threading.Lock()
+        self._cache = StaleWhileFailing(self._fetch, ttl)
 
     def metadata(self) -> dict[str, Any]:
         """The checked discovery document; raises DISCOVERY_FAILED or INVALID_ISSUER."""
-        doc = self._doc
-        if doc is not None and time.monotonic() - self._fetched_at < self.ttl:
-            return doc
-        with self._lock:
-            if self._doc is not None and time.monotonic() - self._fetched_at < self.ttl:
-                return self._doc
-            try:
-                self._doc = self._fetch()
-            except AuthError:
-                if self._doc is None or self._doc.get("issuer") != self.issuer:
-                    raise
-                # Keep serving the stale document; try again in a minute.
-                self._fetched_at = time.monotonic() - self.ttl + 60
-                return self._doc
-            self._fetched_at = time.monotonic()
-            return self._doc
+        return self._cache.get()
 
     def invalidate(self) -> None:
-        with self._lock:
-            self._fetched_at = float("-inf")  # not 0.0: monotonic() may be < ttl after boot
+        self._cache.invalidate()
 
     def _fetch(self) -> dict[str, Any]:
         last: str = ""

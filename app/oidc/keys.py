@@ -7,7 +7,6 @@ the provider, so forced refetches happen at most once per `forced_interval` seco
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,7 @@ from joserfc import jwk
 from joserfc.errors import JoseError
 
 from ..errors import AuthError
+from .cache import StaleWhileFailing
 from .http import ProviderHttp
 
 #: Asymmetric JWS algorithms we accept at all, with the key type and curve they need.
@@ -53,10 +53,8 @@ class KeyCache:
         self.http = http
         self.ttl = ttl
         self.forced_interval = forced_interval
-        self._keys: list[Any] | None = None
-        self._fetched_at = 0.0
-        self._last_forced = -1e9
-        self._lock = threading.Lock()
+        self._cache = StaleWhileFailing(self._fetch, ttl)
+        self._last_forced = float("-inf")
         self.fetches = 0
 
     def key_for(self, kid: str | None, alg: str) -> Any:
@@ -90,35 +88,20 @@ class KeyCache:
         return None
 
     def _current(self) -> list[Any]:
-        keys = self._keys
-        if keys is not None and time.monotonic() - self._fetched_at < self.ttl:
-            return keys
-        with self._lock:
-            if self._keys is not None and time.monotonic() - self._fetched_at < self.ttl:
-                return self._keys
-            try:
-                self._keys = self._fetch()
-                self._fetched_at = time.monotonic()
-            except AuthError:
-                if self._keys is None:
-                    raise
-                self._fetched_at = time.monotonic() - self.ttl + 60  # stale keys, retry soon
-            return self._keys
+        return self._cache.get()
 
     def _forced_refetch(self, seen: list[Any]) -> list[Any]:
-        with self._lock:
-            if self._keys is not seen:  # another thread refetched while we waited
-                return self._keys or []
+        """At most one refetch per `forced_interval` for unknown kids (the first, ordinary
+        fetch does not count)."""
+        with self._cache.lock:
+            current = self._cache.current
+            if current is not None and current is not seen:
+                return current  # another thread refetched while we waited
             now = time.monotonic()
             if now - self._last_forced < self.forced_interval:
                 return seen
             self._last_forced = now
-            try:
-                self._keys = self._fetch()
-                self._fetched_at = now
-            except AuthError:
-                return seen
-            return self._keys
+            return self._cache.refetch(seen)
 
     def _fetch(self) -> list[Any]:
         uri = self._jwks_uri()
