@@ -7,14 +7,13 @@ import os
 from typing import Any
 
 from flask import Flask
-from flask_session import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import AuthError
 from .logs import configure_logging
-from .services import build_services
+from .services import Services, build_services
 from .settings import Settings, load_settings, startup_warnings
-from .store.sessions import SessionCache
+from .store import StoreUnavailable
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
 
@@ -26,12 +25,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     for note in startup_warnings(settings):
         logging.getLogger(__name__).warning(note)
 
+    _no_stray_debugger()
     app = Flask(__name__, template_folder=TEMPLATES, instance_path=settings.instance_path)
     os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
     services = build_services(settings)
     app.extensions["oidc_login"] = services
-    _configure_sessions(app, settings, services.store)
+    _configure_sessions(app, services)
 
+    from .oidc.refresh import store_unavailable
     from .web import api, auth, guard, pages
     from .web.errors import render_error
     from .web.headers import add_security_headers, csp_nonce
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.after_request(add_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.register_error_handler(AuthError, render_error)
+    app.register_error_handler(StoreUnavailable, lambda e: render_error(store_unavailable()))
     app.register_error_handler(404, lambda e: render_error(AuthError("INVALID_REQUEST", "No such page.", status=404)))
     app.register_error_handler(405, lambda e: render_error(AuthError("INVALID_REQUEST", "Method not allowed.", status=405)))
     app.register_error_handler(500, lambda e: render_error(AuthError("INVALID_REQUEST", "Internal error.", status=500, hint="See the server log.")))
@@ -54,21 +56,44 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-def _configure_sessions(app: Flask, settings: Settings, store: Any) -> None:
-    """Server-side sessions in the shared store, written only when changed (a stale write of
-    a whole session must never bring back old state)."""
+def _configure_sessions(app: Flask, services: Services) -> None:
+    """flask-session's server-side sessions with a ticket cookie (`web/ticket.py`); pending
+    logins in their own sealed cookie (`web/pending.py`)."""
+    from .web.pending import PendingLogins
+    from .web.ticket import TicketSessionInterface
+
+    settings = services.settings
     app.config.update(
         SECRET_KEY=settings.session_secret,
-        SESSION_PERMANENT=True,
         PERMANENT_SESSION_LIFETIME=settings.max_lifetime,
         SESSION_REFRESH_EACH_REQUEST=False,
         SESSION_COOKIE_NAME=settings.cookie_name,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
-        SESSION_KEY_PREFIX="session:",
-        SESSION_SERIALIZATION_FORMAT="json",
-        SESSION_TYPE="cachelib",
-        SESSION_CACHELIB=SessionCache(store, default_timeout=settings.max_lifetime),
     )
-    Session(app)
+    app.session_interface = TicketSessionInterface(app, services.store, services.keyer)
+    app.extensions["oidc_login_pending"] = PendingLogins(
+        (settings.session_secret, *settings.previous_secrets), settings.cookie_name, settings.secure_cookies
+    )
+
+
+def _no_stray_debugger() -> None:
+    """`flask run` loads `.env`/`.flaskenv` from the nearest folder upwards: a FLASK_DEBUG
+    from a file above the current folder (another project's) must not turn on the
+    interactive debugger, which runs code for whoever can reach the port."""
+    value = os.environ.get("FLASK_DEBUG")
+    if not value:
+        return
+    from dotenv import dotenv_values, find_dotenv
+
+    here = os.getcwd()
+    for name in (".env", ".flaskenv"):
+        path = find_dotenv(name, usecwd=True)
+        if path and os.path.dirname(path) != here and dotenv_values(path).get("FLASK_DEBUG") == value:
+            logging.getLogger(__name__).warning(
+                "ignoring FLASK_DEBUG from %s (outside the current folder); set it in the "
+                "environment or pass --debug to use the debugger", path,
+            )
+            os.environ.pop("FLASK_DEBUG", None)
+            return

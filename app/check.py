@@ -28,7 +28,7 @@ from .errors import SPECS, AuthError
 from .oidc.http import ProviderHttp
 from .oidc.keys import ASYMMETRIC_ALGS, KeyCache
 from .providers import is_loopback_host
-from .settings import Settings, SettingsError, load_settings
+from .settings import PLACEHOLDER_SECRET, Settings, SettingsError, load_settings
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
@@ -236,6 +236,8 @@ _PLACEHOLDERS = ("changeme", "change-me", "change_me", "replace", "example", "pa
 def secret_strength(secret: str) -> tuple[str, str]:
     """(status, detail) for a session secret: length, distinct characters, a repeated unit,
     and an entropy estimate (length x Shannon entropy of its character distribution)."""
+    if secret == PLACEHOLDER_SECRET:
+        return FAIL, "still the placeholder from .env.example, which anyone can read"
     if len(secret) < 32:
         return FAIL, f"{len(secret)} characters (at least 32 needed)"
     counts = Counter(secret)

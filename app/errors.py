@@ -138,6 +138,13 @@ SPECS: dict[str, ErrorSpec] = {
         "The request is not valid here.",
         "Check the method, the parameters and the settings this endpoint needs.",
     ),
+    "STORE_UNAVAILABLE": ErrorSpec(
+        503,
+        "The session store cannot be reached just now; your session is kept.",
+        "Try again in a few seconds. Admins: check that Redis (REDIS_URI) is up and reachable, "
+        "or, with the file store, that the instance folder (INSTANCE_PATH) is writable and its "
+        "disk is not full.",
+    ),
 }
 
 
@@ -151,6 +158,8 @@ class AuthError(Exception):
         *,
         hint: str | None = None,
         status: int | None = None,
+        retry_after: int | None = None,
+        ends_session: bool = False,
     ) -> None:
         if code not in SPECS:
             raise ValueError(f"unknown error code {code}")
@@ -160,6 +169,10 @@ class AuthError(Exception):
         self.message = spec.message if not detail else f"{spec.message} {detail}"
         self.hint = hint or spec.hint
         self.status = status or spec.status
+        #: Seconds for the Retry-After header of a 503 (the client may try again then).
+        self.retry_after = retry_after
+        #: The failure ended the user's session (a page then goes to /login?error=CODE).
+        self.ends_session = ends_session
         super().__init__(f"{code}: {self.message}")
 
     def as_dict(self) -> dict[str, dict[str, str]]:

@@ -18,6 +18,7 @@ from .oidc.roles import RolePolicy, check_required, extract_roles
 from .oidc.tokens import TokenVerifier
 from .settings import Settings
 from .store import Store, open_store
+from .store.sealed import Keyer
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Services:
     store: Store
     refresher: Refresher
     policy: RolePolicy | None
+    keyer: Keyer
 
     def roles_from(self, id_claims: dict[str, Any] | None, access_claims: dict[str, Any] | None) -> list[str] | None:
         """Roles from the token OPENID_REQUIRED_ROLE_TOKEN_KIND names; None when that token
@@ -92,9 +94,9 @@ def build_services(settings: Settings) -> Services:
         store=store,
         refresher=None,  # type: ignore[arg-type]  # set just below: it needs the role rules
         policy=RolePolicy.load(settings.role_policy_path),
+        keyer=Keyer((settings.session_secret, *settings.previous_secrets)),
     )
     services.refresher = Refresher(
-        store,
         client,
         verifier,
         roles_of=services.roles_from,

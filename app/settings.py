@@ -19,6 +19,8 @@ from .providers import PRESETS, Preset, is_loopback_host, jwks_override, normali
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _DEFAULT_COOKIE = "oidc_login"
+#: The value `.env.example` ships: a copied example must never run a public server.
+PLACEHOLDER_SECRET = "change-me-to-64-hex-characters-from-openssl-rand-hex-32"
 
 
 class SettingsError(Exception):
@@ -34,6 +36,8 @@ class Settings:
     issuer: str
     client_id: str
     session_secret: str = field(repr=False)
+    #: OPENID_SESSION_SECRET_PREVIOUS: still open sessions made before a rotation.
+    previous_secrets: tuple[str, ...] = field(default=(), repr=False)
     provider: Preset = PRESETS["custom"]
     client_secret: str | None = field(default=None, repr=False)
     callback_path: str = "/oauth/openid/callback"
@@ -203,6 +207,13 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
             f"OPENID_SESSION_SECRET must be at least 32 characters (got {len(secret)}): "
             "generate one with `openssl rand -hex 32`."
         )
+    previous = tuple(x.strip() for x in (r.text("OPENID_SESSION_SECRET_PREVIOUS") or "").split(",") if x.strip())
+    for number, old in enumerate(previous, 1):
+        if len(old) < 32:
+            r.problems.append(
+                f"OPENID_SESSION_SECRET_PREVIOUS: secret #{number} is shorter than 32 characters; "
+                "list only secrets that were once OPENID_SESSION_SECRET."
+            )
 
     domain_server = r.url("DOMAIN_SERVER", "http://localhost:3080")
     domain_client = r.url("DOMAIN_CLIENT", "http://localhost:3080")
@@ -245,7 +256,19 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
     if max_life < idle:
         r.problems.append("SESSION_MAX_LIFETIME must not be shorter than SESSION_IDLE_TIMEOUT.")
 
-    cookie_name = r.text("SESSION_COOKIE_NAME", _DEFAULT_COOKIE) or _DEFAULT_COOKIE
+    if secret == PLACEHOLDER_SECRET and not is_loopback_host(urlsplit(domain_server).hostname):
+        r.problems.append(
+            "OPENID_SESSION_SECRET is still the placeholder from .env.example, which anyone can "
+            f"read; it is refused on a public DOMAIN_SERVER ({domain_server}). Generate one "
+            "with `openssl rand -hex 32`."
+        )
+
+    explicit_cookie = r.text("SESSION_COOKIE_NAME")
+    cookie_name = explicit_cookie or _DEFAULT_COOKIE
+    if explicit_cookie is None and domain_server.startswith("https://"):
+        # __Host-: the browser then refuses the cookie from http, from a subdomain or for
+        # another path, so a sibling host cannot plant a session (cookie tossing).
+        cookie_name = "__Host-" + _DEFAULT_COOKIE
     if cookie_name == "_session" or cookie_name.startswith("_interaction"):
         r.problems.append(
             f"SESSION_COOKIE_NAME={cookie_name!r} collides with identity providers' cookies "
@@ -258,6 +281,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         issuer=issuer,
         client_id=client_id,
         session_secret=secret,
+        previous_secrets=previous,
         provider=preset,
         client_secret=client_secret,
         callback_path=callback,

@@ -78,11 +78,9 @@ class LiveApp:
     def services(self) -> Any:
         return self.app.extensions["oidc_login"]
 
-    def tsid(self, http: requests.Session) -> str:
-        """The token-record id behind this browser's session (read server-side)."""
-        interface = self.app.session_interface
-        data = interface._retrieve_session_data(interface._get_store_id(self.cookie(http)))
-        return data["tsid"]
+    def vault(self, http: requests.Session) -> Any:
+        """This browser's session vault (hashed keys, sealed values), as the server opens it."""
+        return self.app.session_interface.vault(self.cookie(http))
 
     def cookie(self, http: requests.Session) -> str | None:
         return http.cookies.get(self.services.settings.cookie_name)

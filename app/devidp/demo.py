@@ -97,9 +97,21 @@ def _port_taken(port: int, option: str, what: str) -> DemoError:
     )
 
 
+#: Settings the demo decides itself: a shell that points a real deployment at Redis, a proxy
+#: or another cookie must not bend the demo (or send its sessions to production's Redis).
+_NOT_INHERITED_PREFIXES = ("OPENID_", "SESSION_", "REDIS_", "DOMAIN_")
+_NOT_INHERITED = {"TRUST_PROXY", "INSTANCE_PATH", "HOST", "PORT"}
+
+
+def _inherited(name: str) -> bool:
+    if name == "DEBUG_OPENID_REQUESTS":
+        return True
+    return not name.startswith(_NOT_INHERITED_PREFIXES) and name not in _NOT_INHERITED
+
+
 def server_env(args: argparse.Namespace, client_secret: str, instance_dir: Path) -> dict[str, str]:
     """The login server's settings for the demo (the contract's variables)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENID_") or k == "DEBUG_OPENID_REQUESTS"}
+    env = {k: v for k, v in os.environ.items() if _inherited(k)}
     public = f"http://localhost:{args.port}"
     env.update(
         HOST="127.0.0.1",

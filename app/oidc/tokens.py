@@ -7,15 +7,14 @@ OpenID-specific checks (azp, nonce, at_hash) are one small method each below.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Literal
+from typing import Any
 
 from authlib.oidc.core.util import create_half_hash
-from joserfc import jws, jwt
+from joserfc import jwt
 from joserfc.errors import (
     BadSignatureError,
     ClaimError,
@@ -27,32 +26,20 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from ..errors import AuthError
 from .discovery import Discovery
+from .jose import (
+    MALFORMED,
+    ACCESS_TOKEN_TYPES,
+    ID_TOKEN_TYPES,
+    access_shaped,
+    classify,
+    is_logout_token,
+    jose_header,
+    token_digest,
+    token_type,
+)
 from .keys import ASYMMETRIC_ALGS, KeyCache
 
-TokenFormat = Literal["jwt", "jwe", "opaque"]
-ACCESS_TOKEN_TYPES = {None, "jwt", "at+jwt", "application/at+jwt"}
-ID_TOKEN_TYPES = {None, "jwt"}
-
-
-def classify(token: str | None) -> TokenFormat | None:
-    """`jwt` for a JWS compact serialization, `jwe` for five segments, else `opaque`."""
-    if not token:
-        return None
-    segments = token.count(".") + 1
-    if segments == 5:
-        return "jwe"
-    if segments != 3:
-        return "opaque"
-    try:
-        header = jws.extract_compact(token.encode("ascii")).protected
-    except (JoseError, ValueError, UnicodeError, TypeError):
-        return "opaque"
-    return "jwt" if isinstance(header, dict) and "alg" in header else "opaque"
-
-
-def token_digest(token: str) -> str:
-    """A cache key that does not keep the token itself in memory dumps or logs."""
-    return hashlib.sha256(token.encode()).hexdigest()
+__all__ = ["TokenVerifier", "VerifiedCache", "classify", "token_digest"]
 
 
 class VerifiedCache:
@@ -117,6 +104,7 @@ class TokenVerifier:
         leeway, sub, nonce (when one was sent) and at_hash (when present)."""
         header, claims = self._decode(token, "id")
         self._check_typ(header, ID_TOKEN_TYPES)
+        self._refuse_other_kinds(header, claims, "an ID token")
         self._registered(claims, self.client_id, self.leeway)
         self.check_azp(claims)
         if check_nonce:
@@ -126,14 +114,17 @@ class TokenVerifier:
 
     def verify_access_token(self, token: str) -> dict[str, Any]:
         """A reused access token: a signed JWT whose aud contains OPENID_AUDIENCE (or the
-        client id); no leeway on exp, because it is refreshed before it expires."""
+        client id); leeway on iat/nbf (a provider clock a little ahead must not end
+        sessions), none on exp, because it is refreshed before it expires."""
         digest = token_digest(token)
         cached = self.cache.get(digest)
         if cached is not None and cached[0] == "reuse":
             return cached[1]
         header, claims = self._decode(token, "access")
         self._check_typ(header, ACCESS_TOKEN_TYPES)
-        self._registered(claims, self.audience or self.client_id, 0)
+        if is_logout_token(header, claims):
+            raise self._error("INVALID_SIGNATURE", "A logout token is not an access token.")
+        self._registered(claims, self.audience or self.client_id, self.leeway, strict_exp=True)
         self.cache.put(digest, float(claims["exp"]), ("reuse", claims))
         return claims
 
@@ -145,16 +136,17 @@ class TokenVerifier:
         if cached is not None and cached[0] in ("id", "access"):
             return cached
         header, claims = self._decode(token, "bearer")
-        typ = header.get("typ")
-        typed_access = isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt")
-        if self._aud_contains(claims, self.client_id) and not typed_access:
+        self._check_typ(header, ACCESS_TOKEN_TYPES | ID_TOKEN_TYPES)
+        if is_logout_token(header, claims):
+            raise self._error("INVALID_SIGNATURE", "A logout token is not a bearer token.")
+        access = access_shaped(header, claims)
+        if not access and self._aud_contains(claims, self.client_id):
             kind = "id"
             self._registered(claims, self.client_id, self.leeway)
             self.check_azp(claims)
-        elif self.audience and self._aud_contains(claims, self.audience):
+        elif self._aud_contains(claims, self.audience or self.client_id):
             kind = "access"
-            self._check_typ(header, ACCESS_TOKEN_TYPES)
-            self._registered(claims, self.audience, self.leeway)
+            self._registered(claims, self.audience or self.client_id, self.leeway)
         else:
             # Run the registered checks first so iss/exp problems are named precisely.
             self._registered(claims, self.audience or self.client_id, self.leeway)
@@ -183,7 +175,7 @@ class TokenVerifier:
             if what == "id":
                 raise self._error("INVALID_SIGNATURE", "The ID token is not a signed JWT.")
             raise self._error("OPAQUE_ACCESS_TOKEN", f"The token is {kind}, not a signed JWT.")
-        header = jws.extract_compact(token.encode("ascii")).protected
+        header = jose_header(token) or {}
         alg = header.get("alg")
         allowed = self.allowed_algorithms()
         if not isinstance(alg, str) or alg not in allowed:
@@ -199,17 +191,28 @@ class TokenVerifier:
             raise self._error("INVALID_SIGNATURE", "The signature does not verify.") from None
         except JoseError as exc:
             raise self._error("INVALID_SIGNATURE", f"The token is malformed ({exc.error}).") from None
+        except MALFORMED:
+            raise self._error("INVALID_SIGNATURE", "The token is malformed.") from None
+        if not isinstance(decoded.claims, dict):
+            raise self._error("INVALID_SIGNATURE", "The token's payload is not a JSON object.")
         return dict(decoded.header), decoded.claims
 
     def _check_typ(self, header: dict[str, Any], accepted: set[str | None]) -> None:
-        typ = header.get("typ")
-        if (typ.lower() if isinstance(typ, str) else typ) not in accepted:
-            raise self._error("INVALID_SIGNATURE", f"Unexpected token type (typ={typ!r}).")
+        if token_type(header) not in accepted:
+            raise self._error("INVALID_SIGNATURE", f"Unexpected token type (typ={header.get('typ')!r}).")
+
+    def _refuse_other_kinds(self, header: dict[str, Any], claims: dict[str, Any], wanted: str) -> None:
+        """Where an ID token is required, neither an access token nor a logout token will do."""
+        if is_logout_token(header, claims):
+            raise self._error("INVALID_SIGNATURE", f"A logout token is not {wanted}.")
+        if access_shaped(header, claims):
+            raise self._error("INVALID_SIGNATURE", f"An access token is not {wanted}.")
 
     # -- claims ----------------------------------------------------------------------------
 
-    def _registered(self, claims: dict[str, Any], audience: str, leeway: int) -> None:
-        """iss, sub, aud, exp, nbf, iat through joserfc's registry, mapped to our codes."""
+    def _registered(self, claims: dict[str, Any], audience: str, leeway: int, *, strict_exp: bool = False) -> None:
+        """iss, sub, aud, exp, nbf, iat through joserfc's registry, mapped to our codes;
+        `strict_exp`: the leeway covers iat/nbf only, exp gets none."""
         registry = JWTClaimsRegistry(
             leeway=leeway,
             iss={"essential": True, "value": self.issuer},
@@ -232,6 +235,10 @@ class TokenVerifier:
             raise self._error("TOKEN_EXPIRED") from None
         except ClaimError as exc:
             raise self._claim_error(exc.claim, claims, audience) from None
+        except MALFORMED:
+            raise self._error("INVALID_SIGNATURE", "The token's registered claims are malformed.") from None
+        if strict_exp and claims["exp"] <= time.time():
+            raise self._error("TOKEN_EXPIRED")
 
     def _claim_error(self, claim: str, claims: dict[str, Any], audience: str) -> AuthError:
         if claim == "iss":

@@ -67,6 +67,16 @@ class TokenSet:
     def from_dict(cls, data: dict[str, Any]) -> "TokenSet":
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
+    @classmethod
+    def from_stored(cls, data: Any) -> "TokenSet | None":
+        """A record read back from the store, or None when it is missing or not a record."""
+        if not isinstance(data, dict) or not isinstance(data.get("sub"), str):
+            return None
+        try:
+            return cls.from_dict(data)
+        except TypeError:
+            return None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -1,7 +1,7 @@
 """Shared state for all workers and hosts: sessions, refresh locks, refresh results."""
 
-from .base import LockTimeout, Store, StoreUnavailable, open_store
+from .base import LockHandle, LockTimeout, Store, StoreUnavailable, open_store
 from .files import FileStore
 from .redis import RedisStore
 
-__all__ = ["Store", "LockTimeout", "StoreUnavailable", "open_store", "FileStore", "RedisStore"]
+__all__ = ["Store", "LockHandle", "LockTimeout", "StoreUnavailable", "open_store", "FileStore", "RedisStore"]

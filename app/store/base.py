@@ -21,6 +21,22 @@ class StoreUnavailable(Exception):
 
 
 @runtime_checkable
+class LockHandle(Protocol):
+    """What a held lock yields: a fencing check before anything irreversible."""
+
+    def held(self) -> bool:
+        """False once the lease was lost (the holder stalled past it and another may hold it)."""
+        ...
+
+
+class HeldLock:
+    """The handle of a lock that cannot be lost while its holder lives (flock)."""
+
+    def held(self) -> bool:
+        return True
+
+
+@runtime_checkable
 class Store(Protocol):
     """Key/value with expiry plus a cross-process lock.
 
@@ -42,12 +58,13 @@ class Store(Protocol):
 
     def lock(
         self, key: str, *, wait: float = 10.0, lease: float = 15.0
-    ) -> AbstractContextManager[None]:
+    ) -> AbstractContextManager[LockHandle]:
         """Mutual exclusion across threads, processes and hosts.
 
         Blocks up to `wait` seconds, else raises LockTimeout. A live holder never
         loses the lock however slow it is; a crashed holder's lock frees itself
-        (Redis: after `lease` seconds; files: when its process dies).
+        (Redis: after `lease` seconds; files: when its process dies). Yields a handle whose
+        `held()` says whether the lock is still ours (fencing).
         """
         ...
 

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .base import LockTimeout, StoreUnavailable
+from .base import HeldLock, LockTimeout, StoreUnavailable
 
 _MEMO_SIZE = 10_000  # parsed values kept per process
 
@@ -198,12 +198,12 @@ class FileStore:
     # -- locks --------------------------------------------------------------------
 
     @contextmanager
-    def lock(self, key: str, *, wait: float = 10.0, lease: float = 15.0) -> Iterator[None]:
+    def lock(self, key: str, *, wait: float = 10.0, lease: float = 15.0) -> Iterator[HeldLock]:
         """flock on `locks/<sha256>.lock`; `lease` is unused (the kernel frees it when a holder dies)."""
         path = os.path.join(self._locks, _digest(key) + ".lock")
         fd = self._acquire(path, key, wait)
         try:
-            yield
+            yield HeldLock()
         finally:
             self._release(path, fd)
 

@@ -100,6 +100,22 @@ class _Renewer(threading.Thread):
         self.join()
 
 
+class _RedisLockHandle:
+    """Fencing: is the lock still ours? Asked before a refresh grant is sent or saved."""
+
+    def __init__(self, store: "RedisStore", name: str, token: str, renewer: _Renewer) -> None:
+        self._store, self._name, self._token, self._renewer = store, name, token, renewer
+
+    def held(self) -> bool:
+        if self._renewer.lost:
+            return False
+        try:
+            current = self._store._client.get(self._name)
+        except redis.RedisError:
+            return True  # cannot tell now; the renewer's next answer decides
+        return current is not None and current.decode() == self._token
+
+
 class RedisStore:
     """Store on Redis: `oidc-login:<key>` values, `oidc-login:lock:<key>` locks.
 
@@ -171,7 +187,7 @@ class RedisStore:
         self._client.close()
 
     @contextmanager
-    def lock(self, key: str, *, wait: float = 10.0, lease: float = 15.0) -> Iterator[None]:
+    def lock(self, key: str, *, wait: float = 10.0, lease: float = 15.0) -> Iterator["_RedisLockHandle"]:
         """Take `lock:<key>` with a random token, renew every lease/3, compare-and-delete on exit."""
         if not lease > 0:
             raise ValueError(f"lease must be > 0 seconds, got {lease!r}")
@@ -182,7 +198,7 @@ class RedisStore:
         renewer = _Renewer(self, name, token, lease_ms)
         renewer.start()
         try:
-            yield
+            yield _RedisLockHandle(self, name, token, renewer)
         finally:
             renewer.stop()
             try:

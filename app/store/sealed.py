@@ -1,14 +1,38 @@
-"""Sessions at rest: store keys that cannot be turned back into cookies.
+"""Sessions at rest: the cookie is a ticket, the store holds nothing that works without it.
 
-Every key the store sees for per-user state is a keyed hash (HMAC-SHA256 under the
-session secret) of what the caller knows (a session id, an OIDC `sid` or `sub`), so
-reading the store yields nothing that works as a cookie or names a user.
+oauth2-proxy's "ticket" design: the cookie carries a session id and a per-session secret.
+- Store keys are keyed hashes (HMAC-SHA256 under the session secret) of the id, so reading
+  the store yields no key that can be turned back into a cookie.
+- Values holding tokens or personal data are sealed with AES-GCM under a key derived (HKDF)
+  from the cookie's secret, so a stolen value is worthless without the browser's cookie.
+- `OPENID_SESSION_SECRET_PREVIOUS`: keys made under earlier secrets are still found; every
+  write goes under the current secret (and removes the copy under the old one).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .base import LockHandle, Store
+
+_NONCE = 12
+_TICKET = re.compile(r"^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$")
 
 
 def hashed_key(secret: str, kind: str, value: str) -> str:
@@ -16,3 +40,135 @@ def hashed_key(secret: str, kind: str, value: str) -> str:
     the same key, and the key reveals nothing about `value` without the secret."""
     mac = hmac.new(secret.encode("utf-8"), f"{kind}\0{value}".encode("utf-8"), hashlib.sha256)
     return f"{kind}:{mac.hexdigest()}"
+
+
+def derive_key(secret: bytes, purpose: str) -> AESGCM:
+    """An AES-256-GCM key for one purpose, derived with HKDF-SHA256 from `secret`."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"oidc-login {purpose} v1".encode())
+    return AESGCM(hkdf.derive(secret))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def seal(aead: AESGCM, kind: str, value: Any) -> str:
+    """JSON, encrypted and authenticated; `kind` is bound in as associated data, so a sealed
+    session cannot be replayed as a token record or the other way round."""
+    nonce = os.urandom(_NONCE)
+    plain = json.dumps(value, separators=(",", ":")).encode("utf-8")
+    return _b64(nonce + aead.encrypt(nonce, plain, kind.encode()))
+
+
+def unseal(aead: AESGCM, kind: str, sealed: Any) -> Any | None:
+    """The value, or None for anything tampered with, truncated or sealed under another key."""
+    if not isinstance(sealed, str) or len(sealed) > 1_000_000:
+        return None
+    try:
+        raw = _unb64(sealed)
+        if len(raw) <= _NONCE:
+            return None
+        plain = aead.decrypt(raw[:_NONCE], raw[_NONCE:], kind.encode())
+        return json.loads(plain)
+    except (InvalidTag, ValueError, binascii.Error):
+        return None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What the session cookie carries: `<id>.<secret>` (16 and 32 random bytes)."""
+
+    id: str
+    secret: bytes = field(repr=False)
+
+    @classmethod
+    def new(cls) -> "Ticket":
+        return cls(secrets.token_urlsafe(16), secrets.token_bytes(32))
+
+    @classmethod
+    def parse(cls, value: str | None) -> "Ticket | None":
+        """None for anything that is not exactly a ticket (no store lookup for junk)."""
+        match = _TICKET.match(value or "")
+        if match is None:
+            return None
+        try:
+            return cls(match.group(1), _unb64(match.group(2)))
+        except (ValueError, binascii.Error):
+            return None
+
+    def cookie(self) -> str:
+        return f"{self.id}.{_b64(self.secret)}"
+
+
+class Keyer:
+    """Store key names under the current secret, and under earlier ones for reading."""
+
+    def __init__(self, secrets_: Sequence[str]) -> None:
+        if not secrets_:
+            raise ValueError("at least one session secret is needed")
+        self.secrets = list(secrets_)
+
+    def key(self, kind: str, value: str) -> str:
+        return hashed_key(self.secrets[0], kind, value)
+
+    def candidates(self, kind: str, value: str) -> list[str]:
+        """The current key first, then those of OPENID_SESSION_SECRET_PREVIOUS."""
+        return [hashed_key(secret, kind, value) for secret in self.secrets]
+
+
+class Vault:
+    """One session's view of the store: hashed keys, values sealed with its ticket's secret.
+
+    `kind` names what is kept (`session`, `tokens`, `refresh-result`...); `name`
+    distinguishes several values of one kind (e.g. one published result per old state).
+    """
+
+    def __init__(self, store: Store, keyer: Keyer, ticket: Ticket) -> None:
+        self.store = store
+        self.keyer = keyer
+        self.ticket = ticket
+        self._aead = derive_key(ticket.secret, "session")
+
+    @property
+    def ident(self) -> str:
+        """A process-local handle for this session that names nothing usable."""
+        return self.keyer.key("vault", self.ticket.id)
+
+    def key(self, kind: str, name: str = "") -> str:
+        return self.keyer.key(kind, self._value(name))
+
+    def _value(self, name: str) -> str:
+        return f"{self.ticket.id}\0{name}" if name else self.ticket.id
+
+    def get(self, kind: str, name: str = "") -> Any | None:
+        """The unsealed value, from the current key or, after a secret rotation, an old one.
+        A value that does not unseal (tampered, foreign) reads as missing."""
+        for key in self.keyer.candidates(kind, self._value(name)):
+            stored = self.store.get(key)
+            if stored is not None:
+                return unseal(self._aead, kind, stored.get("sealed"))
+        return None
+
+    def put(self, kind: str, value: Any, ttl: float, name: str = "") -> None:
+        """Seal and write under the current key; drop copies under earlier secrets."""
+        keys = self.keyer.candidates(kind, self._value(name))
+        self.store.set(keys[0], {"sealed": seal(self._aead, kind, value)}, ttl)
+        for old in keys[1:]:
+            if self.store.get(old) is not None:
+                self.store.delete(old)
+
+    def delete(self, kind: str, name: str = "") -> None:
+        for key in self.keyer.candidates(kind, self._value(name)):
+            self.store.delete(key)
+
+    def lock(self, kind: str, *, wait: float, lease: float) -> AbstractContextManager[LockHandle]:
+        """One lock per session and purpose, the same for every worker and host."""
+        return self.store.lock(self.key(kind), wait=wait, lease=lease)
+
+    def keys(self, *kinds: str) -> Iterator[str]:
+        """The current store keys of these kinds (for indexes that must delete them)."""
+        return (self.key(kind) for kind in kinds)

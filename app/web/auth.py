@@ -10,7 +10,18 @@ from urllib.parse import urlencode
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
-from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, session
+from flask import (
+    Blueprint,
+    Response,
+    after_this_request,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 
 from ..errors import AuthError, error_for_code
 from ..logs import user_ref
@@ -19,6 +30,7 @@ from ..oidc.login import check_response, finish_login
 from ..services import Services
 from . import session as state
 from .guard import login_required
+from .pending import PendingLogins
 from .urls import origin_of, safe_return_to
 
 log = logging.getLogger(__name__)
@@ -77,7 +89,7 @@ def login() -> Any:
         return redirect("/oauth/openid?" + urlencode({"return_to": return_to}))
     start = "/oauth/openid" + ("?" + urlencode({"return_to": return_to}) if return_to != "/" else "")
     return render_template(
-        "login.html", settings=settings, error=error, start_url=start, signed_in="tsid" in session
+        "login.html", settings=settings, error=error, start_url=start, signed_in=state.signed_in()
     )
 
 
@@ -91,39 +103,40 @@ def start() -> Any:
     if settings.audience:
         extra["audience"] = settings.audience
     rv = client.create_authorization_url(settings.redirect_uri, **extra)
-    client.save_authorize_data(redirect_uri=settings.redirect_uri, return_to=return_to, **rv)
-    return redirect(rv["url"], code=302)
+    pending = _pending()
+    entries = pending.started(pending.read(request), rv["state"], extra["nonce"], rv.get("code_verifier"), return_to)
+    response = redirect(rv["url"], code=302)
+    pending.write(response, entries)
+    return response
 
 
 @bp.get("/oauth/openid/callback")
 def callback() -> Any:
     services = _services()
     settings = services.settings
-    client = _client()
     params = request.args.to_dict(flat=True)
-    state_value = params.get("state")
-    state_data = client.framework.get_state_data(session, state_value) if state_value else None
-    if state_value:
-        client.framework.clear_state_data(session, state_value)  # single use, whatever follows
+    pending = _pending()
+    entries = pending.read(request)
+    # Single use, whatever follows: the cookie loses the entry on every answer.
+    after_this_request(lambda response: _keep_pending(response, entries))
     rules = services.login_rules
     try:
-        if state_data is None:  # before anything else: no provider text, no provider call
-            raise AuthError("INVALID_STATE")
+        # Before anything else: no provider text, no provider call.
+        state_data = pending.take(entries, params.get("state"))
         metadata = services.discovery.metadata()
         code = check_response(params, state_data, metadata, rules)
-        token = _redeem(client, code, state_data)
+        token = _redeem(_client(), code, state_data)
         result = finish_login(
             token,
-            nonce=state_data.get("nonce"),
+            nonce=state_data["nonce"],
             verifier=services.verifier,
             rules=rules,
             roles_of=services.roles_from,
             check_roles=services.check_roles,
-            return_to=safe_return_to(state_data.get("return_to")),
+            return_to=safe_return_to(state_data["return_to"]),
         )
     except AuthError as error:
         log.info("login failed: %s", error.code)
-        _drop_empty_session()
         raise
     if not settings.reuse_tokens:
         # Keep only what the session needs: the ID token for logout, the status for display.
@@ -134,14 +147,23 @@ def callback() -> Any:
     return redirect(settings.domain_client + result.return_to, code=302)
 
 
+def _pending() -> PendingLogins:
+    return current_app.extensions["oidc_login_pending"]  # type: ignore[no-any-return]
+
+
+def _keep_pending(response: Response, entries: list[dict[str, Any]]) -> Response:
+    _pending().write(response, entries)
+    return response
+
+
 def _redeem(client: DiscoveredClient, code: str, state_data: dict[str, Any]) -> dict[str, Any]:
     """The code grant with the PKCE verifier; provider failures mapped to the contract."""
     try:
         return dict(
             client.fetch_access_token(
-                redirect_uri=state_data.get("redirect_uri"),
+                redirect_uri=_services().settings.redirect_uri,
                 code=code,
-                code_verifier=state_data.get("code_verifier"),
+                code_verifier=state_data.get("code_verifier") or None,
             )
         )
     except OAuthError as exc:
@@ -162,10 +184,10 @@ def _redeem(client: DiscoveredClient, code: str, state_data: dict[str, Any]) -> 
         ) from None
 
 
-def _drop_empty_session() -> None:
-    """A failed login leaves no session behind (only the used state was in it)."""
-    if "tsid" not in session and not any(k.startswith("_state_") for k in session):
-        session.clear()
+def _refuse_cross_site(what: str) -> None:
+    if _cross_site():
+        raise AuthError("INVALID_REQUEST", f"Cross-site {what} refused.", status=403,
+                        hint=f"Use this site's own pages for {what}.")
 
 
 def _cross_site() -> bool:
@@ -179,7 +201,8 @@ def _cross_site() -> bool:
         return True
     token = request.form.get("csrf_token") if request.form else None
     if token is not None:
-        return not secrets.compare_digest(token, session.get("csrf", "") or "")
+        expected = (session.get("csrf", "") or "").encode()
+        return not secrets.compare_digest(token.encode("utf-8", "surrogatepass"), expected)
     simple = request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
     return simple and request.headers.get("Sec-Fetch-Site") != "same-origin"
 
@@ -188,9 +211,7 @@ def _cross_site() -> bool:
 def logout() -> Any:
     services = _services()
     settings = services.settings
-    if _cross_site():
-        raise AuthError("INVALID_REQUEST", "Cross-site logout refused.", status=403,
-                        hint="Log out from this site's own pages.")
+    _refuse_cross_site("logout")
     target = "/login"
     tokens = g.principal.tokens if g.get("principal") is not None else None
     if settings.use_end_session_endpoint:
@@ -223,6 +244,7 @@ def refresh() -> Response:
     if not services.settings.reuse_tokens:
         raise AuthError("INVALID_REQUEST", "Token reuse is off (OPENID_REUSE_TOKENS=false).",
                         hint="Set OPENID_REUSE_TOKENS=true to keep and refresh the provider's tokens.")
+    _refuse_cross_site("refresh")
     return _refresh_now()
 
 
@@ -232,12 +254,11 @@ def _refresh_now() -> Response:
     principal = g.principal
     if principal.via != "session" or principal.tokens is None:
         raise AuthError("INVALID_REQUEST", "Only a session can be refreshed.")
-    tsid = session["tsid"]
     try:
-        tokens = services.refresher.current(tsid, principal.tokens, force=True)
+        tokens = services.refresher.current(state.vault(), principal.tokens, force=True)
     except AuthError as error:
         if error.status < 500:
             state.end()
-            error.ends_session = True  # type: ignore[attr-defined]
+            error.ends_session = True
         raise
     return jsonify({"access_token_expires_at": tokens.expires_at})

@@ -20,7 +20,7 @@ def wants_json() -> bool:
 
 
 def render_error(error: AuthError) -> Response:
-    if getattr(error, "ends_session", False) and not wants_json():
+    if error.ends_session and not wants_json():
         # A page whose session just ended goes to the login page, which names the reason.
         return redirect("/login?" + urlencode({"error": error.code}), code=302)
     if wants_json():
@@ -30,8 +30,7 @@ def render_error(error: AuthError) -> Response:
     response.status_code = error.status
     if error.status == 401 and request.path.startswith("/api/"):
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    retry = getattr(error, "retry_after", None)
     if error.status == 503:
-        response.headers["Retry-After"] = str(retry or 5)
+        response.headers["Retry-After"] = str(error.retry_after or 5)
     response.headers["Cache-Control"] = "no-store"
     return response

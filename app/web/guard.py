@@ -14,6 +14,7 @@ from flask import current_app, g, redirect, request, session
 
 from ..errors import AuthError
 from ..logs import user_ref
+from ..oidc.refresh import store_unavailable
 from ..oidc.roles import extract_roles
 from . import session as state
 from .errors import wants_json
@@ -36,7 +37,9 @@ def load_principal() -> None:
     if request.path.startswith("/api/") and header[:7].lower() == "bearer ":
         g.principal = _from_bearer(header[7:].strip())
         return
-    if "tsid" not in session:
+    if state.unavailable():
+        raise store_unavailable()  # the cookie stays: the session is there when the store is back
+    if not state.signed_in():
         return
     g.principal = _from_session()
 
@@ -56,20 +59,23 @@ def _from_session() -> Principal | None:
     if state.expired(now, settings.idle_timeout, settings.max_lifetime):
         state.end()
         return None
-    tsid = session["tsid"]
-    tokens = services.refresher.load(tsid)
+    vault = state.vault()
+    tokens = services.refresher.load(vault)
     if tokens is None:  # logged out elsewhere, or refresh failed in another request
         state.end()
         return None
-    if settings.reuse_tokens and request.endpoint not in NO_REFRESH:
+    if request.endpoint not in NO_REFRESH:
         try:
-            tokens = services.refresher.current(tsid, tokens)
+            # The current OPENID_REQUIRED_ROLE holds for sessions made before it was set.
+            services.check_roles(tokens.roles)
+            if settings.reuse_tokens:
+                tokens = services.refresher.current(vault, tokens)
         except AuthError as error:
             if error.status >= 500:
                 raise  # provider or store trouble: the session is kept
             log.info("session ended for %s: %s", user_ref(tokens.sub, settings.log_salt), error.code)
             state.end()
-            error.ends_session = True  # type: ignore[attr-defined]
+            error.ends_session = True
             raise
     state.touch(now)
     return Principal.from_claims(session.get("user", {}) | {"sub": tokens.sub}, tokens.roles, tokens=tokens)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 
 
 def csp_nonce() -> str:
@@ -27,6 +27,10 @@ def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.scheme == "https" or current_app.extensions["oidc_login"].settings.secure_cookies:
+        # Over https the browser must never come back over http (cookie theft on a hostile
+        # network); a year, as the HSTS preload list asks.
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.endpoint != "pages.healthz":
         # Pages and API answers name the user or carry one-time state: never cache them.
         response.headers.setdefault("Cache-Control", "no-store")

@@ -1,9 +1,9 @@
-"""Session state: what the server-side session holds, and starting and ending it.
+"""Session state: what a signed-in session holds, and starting, touching and ending it.
 
-The Flask session (flask-session, server-side) holds who the user is and a pointer (`tsid`)
-to the token record in the shared store. Tokens live only in that record, which is written
-under the refresh lock: a request that writes the session back late can never resurrect an
-old refresh token, and deleting the record kills every copy of the session at once.
+The session (sealed in the store under its ticket, see `ticket.py`) holds who the user is
+and the clocks; the provider's tokens live in a separate record of the same vault, written
+only under the refresh lock, so a request that writes the session late can never bring back
+an old refresh token, and deleting the record ends the session everywhere at once.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, session
+from flask import current_app, g, session
 
 from ..oidc.tokenset import TokenSet
+from ..store.sealed import Vault
 
 PROFILE_CLAIMS = ("sub", "iss", "email", "name", "picture")
 TOUCH_EVERY = 60  # seconds between writes of the idle-timeout clock
@@ -46,30 +47,52 @@ class Principal:
         )
 
 
+def signed_in() -> bool:
+    return "sub" in session
+
+
+def unavailable() -> bool:
+    """The store could not be read for this request's session cookie."""
+    return bool(getattr(session, "unavailable", False))
+
+
+def vault() -> Vault:
+    """This session's vault (its ticket's hashed keys and sealing key), once per request."""
+    if "vault" not in g:
+        g.vault = current_app.session_interface.vault(session.sid)  # type: ignore[attr-defined]
+    return g.vault  # type: ignore[no-any-return]
+
+
 def begin(claims: dict[str, Any], tokens: TokenSet) -> None:
-    """A fresh session with a new id (no fixation), pointing at a new token record."""
+    """A fresh session under a new ticket (no fixation). A login in a browser that was
+    signed in ends the previous session and its token record first."""
     services = current_app.extensions["oidc_login"]
-    tsid = secrets.token_urlsafe(32)
-    services.refresher.save(tsid, tokens)
+    settings = services.settings
+    if signed_in():
+        services.refresher.discard(vault())
+    interface = current_app.session_interface
+    interface.regenerate(session)  # type: ignore[attr-defined]
+    g.pop("vault", None)
     now = int(time.time())
     session.clear()
     session.update(
         {
+            "sub": claims["sub"],
             "user": {k: claims.get(k) for k in PROFILE_CLAIMS if isinstance(claims.get(k), str)},
-            "tsid": tsid,
             "created": now,
             "seen": now,
+            "until": _until(now, now, settings.idle_timeout, settings.max_lifetime),
             "csrf": secrets.token_urlsafe(24),
         }
     )
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    services.refresher.save(vault(), tokens)
+    interface.persist(current_app, session)  # type: ignore[attr-defined]
 
 
 def end() -> None:
     """Deletes the token record and the stored session; the cookie is cleared."""
-    tsid = session.get("tsid")
-    if tsid:
-        current_app.extensions["oidc_login"].refresher.discard(tsid)
+    if signed_in():
+        current_app.extensions["oidc_login"].refresher.discard(vault())
     session.clear()
 
 
@@ -78,6 +101,16 @@ def expired(now: float, idle_timeout: int, max_lifetime: int) -> bool:
 
 
 def touch(now: float) -> None:
-    """Moves the idle clock, writing the session at most once a minute."""
-    if now - session.get("seen", 0) >= TOUCH_EVERY:
-        session["seen"] = int(now)
+    """Moves the idle clock, writing the session at most once a minute (never the cookie)."""
+    if now - session.get("seen", 0) < TOUCH_EVERY:
+        return
+    settings = current_app.extensions["oidc_login"].settings
+    session["seen"] = int(now)
+    session["until"] = _until(session.get("created", now), now, settings.idle_timeout, settings.max_lifetime)
+    current_app.session_interface.persist(current_app, session)  # type: ignore[attr-defined]
+
+
+def _until(created: float, seen: float, idle_timeout: int, max_lifetime: int) -> int:
+    """When the stored session may be forgotten: idle or absolute end, whichever is first
+    (plus one touch interval, so the idle check, not the store, decides at the edge)."""
+    return int(min(created + max_lifetime, seen + idle_timeout + TOUCH_EVERY))

@@ -104,37 +104,66 @@ def test_open_redirect_payloads_fall_back_to_root(make_app, payload):
     assert back.headers["Location"] == live.url + "/"
 
 
-def test_session_fixation_cookie_changes_at_login(make_app):
+def test_session_fixation_a_planted_cookie_is_replaced_at_login(make_app):
+    """A cookie planted before the login (by a sibling host, or an attacker's own session)
+    is never the one the login is bound to."""
     live = make_app()
+    attacker = live.login()
+    planted = live.cookie(attacker)
     http = live.session()
+    http.cookies.set(live.services.settings.cookie_name, planted, domain="127.0.0.1", path="/")
     params = live.start_login(http)
-    before = live.cookie(http)
-    assert before  # the pre-login session holds the state
     live.get(http, "/oauth/openid/callback", params=params, allow_redirects=False)
     after = live.cookie(http)
-    assert after and after != before
-    # The pre-login session id is dead: it cannot be used to ride the new login.
-    import requests
-
-    attacker = requests.Session()
-    attacker.cookies.set(live.services.settings.cookie_name, before)
+    assert after and after != planted
+    # The planted session was ended by the new login in that browser, not taken over.
+    victim_view = live.get(http, "/api/user").json()
+    assert victim_view["sub"]
     assert_no_session(live, attacker)
 
 
-def test_cookie_flags_on_http_loopback(make_app):
+def test_starting_a_login_sets_only_the_sealed_pending_cookie(make_app):
     live = make_app()
     http = live.session()
     response = live.get(http, "/oauth/openid", allow_redirects=False)
     cookie = response.headers["Set-Cookie"]
-    assert cookie.startswith("oidc_login=")
+    assert cookie.startswith("oidc_login_pending=")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert "Max-Age=600" in cookie
+    assert live.cookie(http) is None  # no session before the login ends
 
 
-def test_cookie_is_secure_when_domain_server_is_https(make_app):
+def test_session_cookie_flags_on_http_loopback(make_app):
+    live = make_app()
+    http = live.session()
+    params = live.start_login(http)
+    response = live.get(http, "/oauth/openid/callback", params=params, allow_redirects=False)
+    cookies = response.raw.headers.getlist("Set-Cookie")
+    session_cookie = next(c for c in cookies if c.startswith("oidc_login="))
+    assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie and "Secure" not in session_cookie
+    assert any(c.startswith("oidc_login_pending=;") for c in cookies)  # the used login is gone
+
+
+def test_cookies_are_secure_and_host_prefixed_when_domain_server_is_https(make_app):
     live = make_app(DOMAIN_SERVER="https://chat.example.com", DOMAIN_CLIENT="https://chat.example.com")
+    assert live.services.settings.cookie_name == "__Host-oidc_login"
     response = live.get(live.session(), "/oauth/openid", allow_redirects=False)
-    assert "Secure" in response.headers["Set-Cookie"]
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-oidc_login_pending=") and "Secure" in cookie and "Path=/" in cookie
+    assert "Domain" not in cookie
     assert "redirect_uri=https%3A%2F%2Fchat.example.com%2Foauth%2Fopenid%2Fcallback" in response.headers["Location"]
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_an_admin_chosen_cookie_name_is_kept_over_https(make_app):
+    live = make_app(DOMAIN_SERVER="https://chat.example.com", DOMAIN_CLIENT="https://chat.example.com",
+                    SESSION_COOKIE_NAME="chat_session")
+    assert live.services.settings.cookie_name == "chat_session"
+
+
+def test_no_hsts_over_plain_http(make_app):
+    live = make_app()
+    assert "Strict-Transport-Security" not in live.get(live.session(), "/login").headers
 
 
 # -- the callback's failure paths ------------------------------------------------------------

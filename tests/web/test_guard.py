@@ -30,7 +30,7 @@ def test_session_holds_no_tokens(make_app):
     live = make_app(**REUSE)
     http = live.login()
     data = stored_session(live, http)
-    assert set(data) >= {"user", "tsid", "created", "seen", "csrf"}
+    assert set(data) >= {"user", "sub", "created", "seen", "csrf"}
     text = repr(data)
     assert "eyJ" not in text and "refresh" not in text
 
@@ -70,7 +70,7 @@ def test_maximum_lifetime_ends_the_session(make_app):
 def test_session_without_its_token_record_is_dead(make_app):
     live = make_app()
     http = live.login()
-    live.services.refresher.discard(live.tsid(http))
+    live.services.refresher.discard(live.vault(http))
     assert_no_session(live, http)
 
 

@@ -39,7 +39,7 @@ def test_login_keeps_a_verified_jwt_and_a_refresh_token(make_app, provider):
     assert session["access_token_expires_at"] > time.time() + 200
     assert session["has_refresh_token"] is True
     body = live.get(http, "/api/user").text + live.get(http, "/").text
-    tokens = live.services.refresher.load(live.tsid(http))
+    tokens = live.services.refresher.load(live.vault(http))
     for token in (tokens.access_token, tokens.refresh_token, tokens.id_token):
         assert token and token not in body  # no raw token reaches the browser
     assert "eyJ" not in body
@@ -135,7 +135,7 @@ def test_late_request_with_pre_refresh_state_gets_new_tokens(make_app, provider)
     live = make_app(**FAST)
     http = live.login()
     refresher = live.services.refresher
-    tsid = live.tsid(http)
+    tsid = live.vault(http)
     before = refresher.load(tsid)
     wait_until_refresh_due(live, http)
     assert status(live, http)  # this request refreshes

@@ -1,0 +1,140 @@
+"""flask-session's server-side sessions with a ticket for a cookie.
+
+The cookie value is a `Ticket` (session id + secret); flask-session's "store id" is that
+ticket, and the three storage methods go through a `Vault`, so the store only ever sees
+hashed keys and sealed values. Writes are explicit (`persist`), so a request that only
+reads never writes, and the cookie is set once, when a login issues a new ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Request, Response, g
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
+
+from ..store import Store, StoreUnavailable
+from ..store.sealed import Keyer, Ticket, Vault
+
+log = logging.getLogger(__name__)
+
+SESSION = "session"
+
+
+class TicketSession(ServerSideSession):
+    """A server-side session that knows whether its store could be read and written."""
+
+    #: The store could not be read: nothing may be changed, the cookie stays for later.
+    unavailable: bool = False
+    #: Written to the store during the request (no second write at the end).
+    persisted: bool = False
+    #: A new ticket was issued (login): the response must carry the cookie.
+    issued: bool = False
+
+
+class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
+    session_class = TicketSession
+
+    def __init__(self, app: Flask, store: Store, keyer: Keyer) -> None:
+        super().__init__(app, key_prefix="", use_signer=False, permanent=True, cleanup_n_requests=None)
+        self.store = store
+        self.keyer = keyer
+
+    def vault(self, sid: str) -> Vault | None:
+        ticket = Ticket.parse(sid)
+        return Vault(self.store, self.keyer, ticket) if ticket else None
+
+    # -- flask-session's storage hooks: the store id is the ticket ------------------------
+
+    def _generate_sid(self, session_id_length: int) -> str:
+        return Ticket.new().cookie()
+
+    def _get_store_id(self, sid: str) -> str:
+        return sid
+
+    def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
+        vault = self.vault(store_id)
+        data = vault.get(SESSION) if vault else None
+        return data if isinstance(data, dict) else None
+
+    def _delete_session(self, store_id: str) -> None:
+        vault = self.vault(store_id)
+        if vault:
+            vault.delete(SESSION)
+
+    def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
+        vault = self.vault(store_id)
+        if vault:
+            vault.put(SESSION, dict(session), ttl_of(session, session_lifetime.total_seconds()))
+
+    # -- Flask's interface -------------------------------------------------------------
+
+    def open_session(self, app: Flask, request: Request) -> TicketSession:
+        try:
+            return super().open_session(app, request)  # type: ignore[no-any-return]
+        except StoreUnavailable as exc:
+            log.warning("session store unavailable: %s", exc)
+            session = self.session_class(sid=request.cookies.get(self.get_cookie_name(app)), permanent=True)
+            session.unavailable = True
+            return session
+
+    def regenerate(self, session: ServerSideSession) -> None:
+        """A new ticket (login): the old session's value goes, whatever it held."""
+        if Ticket.parse(session.sid) is not None:
+            self._delete_session(session.sid)
+        session.sid = self._generate_sid(self.sid_length)
+        session.issued = True
+        session.modified = True
+
+    def persist(self, app: Flask, session: TicketSession) -> None:
+        """Write now (StoreUnavailable reaches the caller, who answers 503)."""
+        self._upsert_session(app.permanent_session_lifetime, session, session.sid)
+        session.persisted = True
+
+    def save_session(self, app: Flask, session: TicketSession, response: Response) -> None:
+        if session.accessed:
+            response.vary.add("Cookie")
+        if session.unavailable:
+            return  # the store could not be read: change nothing, keep the cookie
+        quiet = bool(g.get("no_session_cookie"))  # forward auth: proxies drop Set-Cookie
+        name, domain, path = self.get_cookie_name(app), self.get_cookie_domain(app), self.get_cookie_path(app)
+        if not session:
+            if session.modified:
+                try:
+                    self._delete_session(session.sid)
+                except StoreUnavailable as exc:
+                    log.warning("could not delete an ended session: %s", exc)
+                if not quiet:
+                    response.delete_cookie(name, domain=domain, path=path,
+                                           secure=self.get_cookie_secure(app), httponly=True,
+                                           samesite=self.get_cookie_samesite(app))
+            return
+        if session.modified and not session.persisted:
+            try:
+                self.persist(app, session)
+            except StoreUnavailable as exc:
+                log.warning("could not save the session: %s", exc)
+                return
+        if quiet or not session.issued:
+            return
+        response.set_cookie(
+            name,
+            session.sid,
+            expires=self.get_expiration_time(app, session),
+            httponly=True,
+            domain=domain,
+            path=path,
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+        )
+
+
+def ttl_of(session: ServerSideSession, max_lifetime: float) -> float:
+    """The stored value lives until the session's `until` (idle or absolute end, whichever
+    comes first), so the store itself forgets sessions that ended."""
+    until = session.get("until")
+    left = (until - time.time()) if isinstance(until, (int, float)) else max_lifetime
+    return max(1.0, min(left, max_lifetime))
