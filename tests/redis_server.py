@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -49,9 +50,11 @@ class RedisServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, port: int | None = None, *, start_timeout: float = 10.0) -> None:
+    def __init__(self, port: int | None = None, *, start_timeout: float = 10.0, appendonly: bool = False) -> None:
         self.port: int | None = port
         self.start_timeout = start_timeout
+        #: Persist to an append-only file in `dir`, so a restart keeps keys (and locks).
+        self.appendonly = appendonly
         self.dir = tempfile.mkdtemp(prefix="redis-test-")
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -88,7 +91,7 @@ class RedisServer:
             "--port", str(port),
             "--bind", self.host,
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if self.appendonly else "no",
             "--dir", self.dir,
             "--logfile", log_path,
             "--daemonize", "no",
@@ -121,6 +124,15 @@ class RedisServer:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout)
+
+    def pause(self) -> None:
+        """SIGSTOP: the port still accepts connections but nothing answers (a hung Redis)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Terminate (SIGTERM, then SIGKILL after 5 s); the port and dir are kept for `start()`."""

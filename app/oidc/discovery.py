@@ -37,7 +37,11 @@ class Discovery:
         self.jwks_uri_override = jwks_uri_override
         self.attempts = attempts
         self.hints = hints or {}
-        self._cache = StaleWhileFailing(self._fetch, ttl)
+        self._cache = StaleWhileFailing(
+            self._fetch,
+            ttl,
+            busy=lambda: AuthError("DISCOVERY_FAILED", f"{self.url} is slow to answer; try again shortly."),
+        )
 
     def metadata(self) -> dict[str, Any]:
         """The checked discovery document; raises DISCOVERY_FAILED or INVALID_ISSUER."""

@@ -53,7 +53,11 @@ class KeyCache:
         self.http = http
         self.ttl = ttl
         self.forced_interval = forced_interval
-        self._cache = StaleWhileFailing(self._fetch, ttl)
+        self._cache = StaleWhileFailing(
+            self._fetch,
+            ttl,
+            busy=lambda: AuthError("JWKS_FETCH_FAILED", "The provider's JWKS is slow to answer; try again shortly."),
+        )
         self._last_forced = float("-inf")
         self.fetches = 0
 
@@ -93,7 +97,9 @@ class KeyCache:
     def _forced_refetch(self, seen: list[Any]) -> list[Any]:
         """At most one refetch per `forced_interval` for unknown kids (the first, ordinary
         fetch does not count)."""
-        with self._cache.lock:
+        if not self._cache.lock.acquire(timeout=self._cache.wait):
+            return seen  # another refetch hangs: do not queue behind it
+        try:
             current = self._cache.current
             if current is not None and current is not seen:
                 return current  # another thread refetched while we waited
@@ -102,6 +108,8 @@ class KeyCache:
                 return seen
             self._last_forced = now
             return self._cache.refetch(seen)
+        finally:
+            self._cache.lock.release()
 
     def _fetch(self) -> list[Any]:
         uri = self._jwks_uri()

@@ -3,6 +3,8 @@ when there was nothing to fall back on."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.errors import AuthError
@@ -68,3 +70,61 @@ def test_invalidate_and_refetch(clock):
     with cached.lock:
         assert cached.refetch(first) is first  # a failed forced fetch keeps what we had
     assert cached.current == {"n": 2}
+
+
+def test_a_hanging_fetch_holds_other_readers_only_for_wait():
+    import threading
+
+    release = threading.Event()
+    calls = []
+
+    def slow() -> int:
+        calls.append(1)
+        release.wait(5)
+        return 7
+
+    cached = StaleWhileFailing(slow, ttl=10, wait=0.2,
+                               busy=lambda: AuthError("JWKS_FETCH_FAILED", "slow"))
+    first = threading.Thread(target=cached.get)
+    first.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    with pytest.raises(AuthError) as caught:
+        cached.get()
+    assert caught.value.code == "JWKS_FETCH_FAILED"
+    assert time.monotonic() - started < 2
+    release.set()
+    first.join(5)
+    assert cached.get() == 7 and len(calls) == 1
+
+
+def test_readers_that_waited_on_a_failing_fetch_do_not_refetch_in_turn():
+    import threading
+
+    calls = []
+
+    def failing() -> int:
+        calls.append(1)
+        time.sleep(0.3)
+        raise AuthError("DISCOVERY_FAILED", "down")
+
+    cached = StaleWhileFailing(failing, ttl=10)
+    errors = []
+
+    def read() -> None:
+        try:
+            cached.get()
+        except AuthError as error:
+            errors.append(error.code)
+
+    threads = [threading.Thread(target=read) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.01)
+    for thread in threads:
+        thread.join(5)
+    assert errors == ["DISCOVERY_FAILED"] * 5
+    assert len(calls) == 1
+    with pytest.raises(AuthError):
+        cached.get()  # a later reader tries again
+    assert len(calls) == 2

@@ -306,11 +306,13 @@ class TestProvider:
         self, user: dict[str, Any], nonce: str | None, access_token: str | None, extra: dict[str, Any] | None = None
     ) -> str:
         cfg = self.config
-        now = int(time.time())
+        now = int(time.time()) + cfg.clock_skew
         claims: dict[str, Any] = {
             "iss": self.issuer, "sub": user.get("sub"), "aud": self.client_id,
             "iat": now, "exp": now + cfg.id_token_ttl, "auth_time": now,
         }
+        if cfg.clock_skew:
+            claims["nbf"] = now
         claims.update({k: v for k, v in user.items() if k != "sub"})
         if nonce is not None:
             claims["nonce"] = nonce
@@ -326,13 +328,15 @@ class TestProvider:
     ) -> str:
         cfg = self.config
         fmt = fmt or cfg.access_token_format
-        now = int(time.time())
+        now = int(time.time()) + cfg.clock_skew
         aud: Any = [audience, self.url("/userinfo")] if audience else (cfg.default_audience or self.client_id)
         claims: dict[str, Any] = {
             "iss": self.issuer, "sub": user.get("sub"), "aud": aud,
             "iat": now, "exp": now + cfg.access_token_ttl, "scope": scope,
             "client_id": self.client_id, "azp": self.client_id, "jti": secrets.token_hex(8),
         }
+        if cfg.clock_skew:
+            claims["nbf"] = now
         claims.update({k: v for k, v in user.items() if k != "sub" and k not in _PROFILE_CLAIMS})
         claims = K.apply_overrides(K.apply_overrides(claims, cfg.access_token_claims), extra)
         claims = {k: v for k, v in claims.items() if v is not None}
@@ -544,6 +548,8 @@ class TestProvider:
             user["sub"] = cfg.refresh_sub_override
         body = self._token_response(user, family.scope, family.audience, None,
                                     with_id_token=cfg.refresh_returns_id_token, refresh_token=new_token)
+        if cfg.on_refresh is not None:
+            cfg.on_refresh()
         return _json(body)
 
     def _route_userinfo(self, request: Request) -> Response:

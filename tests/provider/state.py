@@ -69,6 +69,10 @@ class ProviderConfig:
         default_factory=lambda: ["openid", "profile", "email", "offline_access"]
     )
     code_challenge_methods_supported: list[str] = field(default_factory=lambda: ["S256"])
+    #: Seconds the provider's clock is ahead of ours (iat, nbf and exp of what it mints).
+    clock_skew: int = 0
+    #: Called after a refresh grant succeeded, before the answer is sent (fault injection).
+    on_refresh: Any = None
 
 
 @dataclass
