@@ -111,7 +111,9 @@ def children_of(pid: int) -> list[int]:
 class Server:
     """`python -m app.cli serve` in its own process group, cwd = a temp dir (no stray .env)."""
 
-    def __init__(self, provider: TestProvider, workdir: str, workers: int, threads: int) -> None:
+    def __init__(
+        self, provider: TestProvider, workdir: str, workers: int, threads: int, root: str = ROOT
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -120,7 +122,7 @@ class Server:
         self.log_path = os.path.join(workdir, "server.log")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENID_", "DOMAIN_", "WEB_", "REDIS_"))}
         env.update({
-            "PYTHONPATH": os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p),
+            "PYTHONPATH": os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p),
             "PYTHONUNBUFFERED": "1",
             "HOST": "127.0.0.1",
             "PORT": str(self.port),

@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -133,7 +134,7 @@ class Vault:
         self.ticket = ticket
         self._aead = derive_key(ticket.secret, "session")
 
-    @property
+    @cached_property
     def ident(self) -> str:
         """A process-local handle for this session that names nothing usable."""
         return self.keyer.key("vault", self.ticket.id)

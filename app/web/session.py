@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, g, session
+from flask import current_app, session
 
 from ..oidc.tokenset import TokenSet
 from ..store.sealed import Vault
@@ -57,10 +57,8 @@ def unavailable() -> bool:
 
 
 def vault() -> Vault:
-    """This session's vault (its ticket's hashed keys and sealing key), once per request."""
-    if "vault" not in g:
-        g.vault = current_app.session_interface.vault(session.sid)  # type: ignore[attr-defined]
-    return g.vault  # type: ignore[no-any-return]
+    """This session's vault (its ticket's hashed keys and sealing key)."""
+    return current_app.session_interface.vault(session.sid)  # type: ignore[attr-defined,no-any-return]
 
 
 def begin(claims: dict[str, Any], tokens: TokenSet) -> None:
@@ -72,7 +70,6 @@ def begin(claims: dict[str, Any], tokens: TokenSet) -> None:
         services.refresher.discard(vault())
     interface = current_app.session_interface
     interface.regenerate(session)  # type: ignore[attr-defined]
-    g.pop("vault", None)
     now = int(time.time())
     session.clear()
     session.update(

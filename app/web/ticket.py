@@ -44,8 +44,15 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         self.keyer = keyer
 
     def vault(self, sid: str) -> Vault | None:
+        """The vault of this ticket, opened once per request (its key derivation is the
+        costly part)."""
+        opened = g.get("_vault")
+        if opened is not None and opened[0] == sid:
+            return opened[1]  # type: ignore[no-any-return]
         ticket = Ticket.parse(sid)
-        return Vault(self.store, self.keyer, ticket) if ticket else None
+        vault = Vault(self.store, self.keyer, ticket) if ticket else None
+        g._vault = (sid, vault)
+        return vault
 
     # -- flask-session's storage hooks: the store id is the ticket ------------------------
 
