@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, g
+from flask import Flask, Request, Response, g, has_app_context
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 
 from ..store import Store, StoreUnavailable
@@ -46,12 +46,14 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
     def vault(self, sid: str) -> Vault | None:
         """The vault of this ticket, opened once per request (its key derivation is the
         costly part)."""
-        opened = g.get("_vault")
+        in_request = has_app_context()
+        opened = g.get("_vault") if in_request else None
         if opened is not None and opened[0] == sid:
             return opened[1]  # type: ignore[no-any-return]
         ticket = Ticket.parse(sid)
         vault = Vault(self.store, self.keyer, ticket) if ticket else None
-        g._vault = (sid, vault)
+        if in_request:
+            g._vault = (sid, vault)
         return vault
 
     # -- flask-session's storage hooks: the store id is the ticket ------------------------
