@@ -32,6 +32,7 @@ from .keys import ASYMMETRIC_ALGS, KeyCache
 TokenFormat = Literal["jwt", "jwe", "opaque"]
 ACCESS_TOKEN_TYPES = {None, "jwt", "at+jwt", "application/at+jwt"}
 ID_TOKEN_TYPES = {None, "jwt"}
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 def classify(token: str | None) -> TokenFormat | None:
@@ -116,6 +117,7 @@ class TokenVerifier:
         """OIDC Core 3.1.3.7: signature, iss, aud contains client_id, azp, exp/iat/nbf with
         leeway, sub, nonce (when one was sent) and at_hash (when present)."""
         header, claims = self._decode(token, "id")
+        self._not_a_logout_token(header, claims)
         self._check_typ(header, ID_TOKEN_TYPES)
         self._registered(claims, self.client_id, self.leeway)
         self.check_azp(claims)
@@ -145,6 +147,7 @@ class TokenVerifier:
         if cached is not None and cached[0] in ("id", "access"):
             return cached
         header, claims = self._decode(token, "bearer")
+        self._not_a_logout_token(header, claims)
         typ = header.get("typ")
         typed_access = isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt")
         if self._aud_contains(claims, self.client_id) and not typed_access:
@@ -165,6 +168,11 @@ class TokenVerifier:
         result = (kind, claims)
         self.cache.put(digest, float(claims["exp"]) + self.leeway, result)
         return result
+
+    def decode_signed(self, token: str, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(header, claims) after the signature check alone (same algorithm and key rules as
+        every token), for token kinds whose claims follow other rules (logout tokens)."""
+        return self._decode(token, what)
 
     # -- signature -------------------------------------------------------------------------
 
@@ -200,6 +208,16 @@ class TokenVerifier:
         except JoseError as exc:
             raise self._error("INVALID_SIGNATURE", f"The token is malformed ({exc.error}).") from None
         return dict(decoded.header), decoded.claims
+
+    def _not_a_logout_token(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
+        """A back-channel logout token (typ logout+jwt, or the logout event) is never an ID
+        or bearer token, even though it is signed by the same keys for the same aud."""
+        typ = header.get("typ")
+        events = claims.get("events")
+        if (isinstance(typ, str) and typ.lower() == "logout+jwt") or (
+            isinstance(events, dict) and BACKCHANNEL_EVENT in events
+        ):
+            raise self._error("INVALID_SIGNATURE", "A logout token is not an ID or access token.")
 
     def _check_typ(self, header: dict[str, Any], accepted: set[str | None]) -> None:
         typ = header.get("typ")

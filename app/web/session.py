@@ -15,7 +15,9 @@ from typing import Any
 
 from flask import current_app, session
 
+from ..oidc.refresh import record_key
 from ..oidc.tokenset import TokenSet
+from . import backchannel
 
 PROFILE_CLAIMS = ("sub", "iss", "email", "name", "picture")
 TOUCH_EVERY = 60  # seconds between writes of the idle-timeout clock
@@ -63,6 +65,13 @@ def begin(claims: dict[str, Any], tokens: TokenSet) -> None:
         }
     )
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    backchannel.index_session(claims, session_keys(tsid))
+
+
+def session_keys(tsid: str) -> list[str]:
+    """The store keys of this session (its value, its token record): what a back-channel
+    logout deletes. The one place that knows them, for the session layer's key scheme."""
+    return [current_app.session_interface._get_store_id(session.sid), record_key(tsid)]  # type: ignore[attr-defined]
 
 
 def end() -> None:
