@@ -34,6 +34,8 @@ LOGOUT_TYPES = {"logout+jwt", "jwt"}
 #: at once; an old one is a replay whose `jti` may already have left the replay cache.
 MAX_AGE = 300
 JTI_PREFIX = "bcl-jti:"
+#: Where providers deliver logout tokens (DOMAIN_SERVER + this is what admins register).
+BACKCHANNEL_PATH = "/oauth/openid/backchannel-logout"
 #: A logout token is a few hundred bytes; anything this long is not one (and is not parsed).
 MAX_TOKEN_LENGTH = 16_384
 

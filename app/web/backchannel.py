@@ -14,14 +14,13 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..logs import user_ref
-from ..oidc.logout import MAX_TOKEN_LENGTH, LogoutTokenError, end_session_url, session_sid
+from ..oidc.logout import BACKCHANNEL_PATH, MAX_TOKEN_LENGTH, LogoutTokenError, end_session_url, session_sid
 from ..oidc.tokenset import TokenSet
 from ..services import Services
 from ..store import LockTimeout, StoreUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("backchannel", __name__)
-PATH = "/oauth/openid/backchannel-logout"
 #: The whole form body: one logout token and some slack; larger bodies are refused unread.
 MAX_BODY = MAX_TOKEN_LENGTH + 4096
 
@@ -54,7 +53,7 @@ def _logout_token() -> str:
     return values[0]
 
 
-@bp.post(PATH)
+@bp.post(BACKCHANNEL_PATH)
 def backchannel_logout() -> Response:
     """OpenID Connect Back-Channel Logout 1.0 §2.5-2.8: public, no session, no CSRF token."""
     services = _services()
