@@ -126,3 +126,17 @@ def test_index_keys_reveal_neither_sid_nor_sub(store):
     key = SessionIndex(store, SECRET)._key("bcl-sid", "sid-plain")
     assert key.startswith("bcl-sid:") and "sid-plain" not in key
     assert key != SessionIndex(store, SECRET + "x")._key("bcl-sid", "sid-plain")
+
+
+def test_a_logout_token_is_never_an_id_or_bearer_token(make_core, provider):
+    from app.errors import AuthError
+
+    verifier = make_core().verifier
+    for token in (
+        provider.mint_logout_token(sid="s"),  # typ logout+jwt
+        provider.mint_logout_token(sid="s", header={"typ": "JWT"}, nonce="n"),  # the events claim
+    ):
+        with pytest.raises(AuthError):
+            verifier.verify_id_token(token, check_nonce=False)
+        with pytest.raises(AuthError):
+            verifier.verify_bearer(token)
