@@ -62,6 +62,9 @@ def backchannel_logout() -> Response:
     except LogoutTokenError as error:
         log.info("back-channel logout refused: %s", error.description)
         return _answer(400, error.description)
+    except Exception as exc:  # noqa: BLE001 - a public endpoint: a bug here must still not be a 500
+        log.error("back-channel logout refused: unexpected %s while validating", type(exc).__name__)
+        return _answer(400, "The logout token could not be validated.")
     try:
         ended = services.index.end(sid=found.sid, sub=found.sub)
     except (LockTimeout, StoreUnavailable):

@@ -140,3 +140,25 @@ def test_a_logout_token_is_never_an_id_or_bearer_token(make_core, provider):
             verifier.verify_id_token(token, check_nonce=False)
         with pytest.raises(AuthError):
             verifier.verify_bearer(token)
+
+
+@pytest.mark.parametrize("payload", [b"[]", b"null", b"123", b'"text"', b"\xff\xfe", b"{",
+                                     b'{"iat": NaN}', b'{"iat": Infinity}'])
+def test_odd_payloads_are_refused_not_crashing(validator, provider, payload):
+    from joserfc import jws
+
+    key = provider.keys.signing_key("RSA")
+    token = jws.serialize_compact({"alg": "RS256", "kid": key.kid, "typ": "logout+jwt"}, payload, key)
+    with pytest.raises(LogoutTokenError):
+        validator.validate(token)
+
+
+def test_non_finite_iat_is_refused(validator, provider):
+    from joserfc import jws
+
+    key = provider.keys.signing_key("RSA")
+    claims = (f'{{"iss": "{provider.issuer}", "aud": "{provider.client_id}", "iat": NaN, "jti": "j-nan", '
+              '"sid": "s", "events": {"http://schemas.openid.net/event/backchannel-logout": {}}}')
+    token = jws.serialize_compact({"alg": "RS256", "kid": key.kid, "typ": "logout+jwt"}, claims.encode(), key)
+    with pytest.raises(LogoutTokenError, match="iat"):
+        validator.validate(token)
