@@ -198,7 +198,8 @@ def logout() -> Any:
         target = backchannel.end_session_target(tokens) or target
     if g.get("principal") is not None:
         log.info("logout for %s", user_ref(g.principal.sub, settings.log_salt))
-        backchannel.on_logout(tokens, state.session_keys(session["tsid"]))
+        if "tsid" in session:  # a session, not a bearer token: revoke, leave the index
+            backchannel.on_logout(tokens, state.session_keys(session["tsid"]))
     state.end()
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return redirect(target, code=303)

@@ -118,3 +118,12 @@ def test_logout_hint_is_the_sub_without_a_sid(make_app, provider):
     live = make_app(OPENID_USE_END_SESSION_ENDPOINT="true", OPENID_MAX_LOGOUT_URL_LENGTH="200")
     params = end_session_params(live, live.login())
     assert "id_token_hint" not in params and params["logout_hint"] == [provider.user["sub"]]
+
+
+def test_logout_with_a_bearer_token_and_no_session_is_not_an_error(make_app, provider):
+    live = make_app()
+    token = provider.mint_id_token()
+    response = live.post(live.session(), "/api/auth/logout", json={},
+                         headers={"Origin": live.url, "Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text[:300]
+    assert provider.calls["revocation"] == 0
