@@ -27,6 +27,7 @@ import requests
 from .errors import SPECS, AuthError
 from .oidc.http import ProviderHttp
 from .oidc.keys import ASYMMETRIC_ALGS, KeyCache
+from .oidc.logout import BACKCHANNEL_PATH
 from .providers import is_loopback_host
 from .settings import PLACEHOLDER_SECRET, Settings, SettingsError, load_settings
 
@@ -216,6 +217,37 @@ def check_access_token_audience(ctx: Context) -> Result | None:
                            "configured at the provider, so it issues JWT access tokens for it."))
 
 
+def check_backchannel_logout(ctx: Context) -> Result | None:
+    """Logout everywhere needs the provider to call us; say which URL to register."""
+    if ctx.doc is None:
+        return None
+    url = ctx.settings.domain_server + BACKCHANNEL_PATH
+    name = "backchannel_logout"
+    if ctx.doc.get("backchannel_logout_supported") is not True:
+        return Result(name, WARN, "the provider does not advertise backchannel_logout_supported",
+                      "Sessions here then end only at logout, idle timeout or SESSION_MAX_LIFETIME, "
+                      "not when the user signs out or is disabled at the provider. If it supports "
+                      f"back-channel logout anyway, register {url} as the back-channel logout URI.")
+    with_sid = ctx.doc.get("backchannel_logout_session_supported") is True
+    return Result(name, OK, f"supported{' (with sid)' if with_sid else ' (sub only)'}; register {url} "
+                  "as this application's back-channel logout URI at the provider")
+
+
+def check_revocation(ctx: Context) -> Result | None:
+    """RFC 7009 revocation of the refresh token at logout (OPENID_REVOKE_ON_LOGOUT)."""
+    if ctx.doc is None:
+        return None
+    endpoint = ctx.doc.get("revocation_endpoint")
+    keeps_refresh = ctx.settings.wants_offline_access or ctx.settings.reuse_tokens
+    if not endpoint:
+        status = WARN if keeps_refresh and ctx.settings.revoke_on_logout else OK
+        return Result("revocation_endpoint", status, "not advertised: refresh tokens are not revoked at logout",
+                      "Refresh tokens then stay valid at the provider until they expire; revoke them "
+                      "there when a user leaves." if status == WARN else None)
+    state = "revoked at logout" if ctx.settings.revoke_on_logout else "not revoked (OPENID_REVOKE_ON_LOGOUT=false)"
+    return Result("revocation_endpoint", OK, f"{endpoint}: refresh tokens are {state}")
+
+
 def check_callback_url(ctx: Context) -> Result:
     uri = ctx.settings.redirect_uri
     parts = urlsplit(uri)
@@ -315,6 +347,8 @@ CHECKS: list[Check] = [
     check_offline_access,
     check_access_token_audience,
     check_callback_url,
+    check_backchannel_logout,
+    check_revocation,
     check_session_secret,
     check_redis,
 ]

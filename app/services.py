@@ -13,11 +13,13 @@ from .oidc.discovery import Discovery
 from .oidc.http import ProviderHttp
 from .oidc.keys import KeyCache
 from .oidc.login import LoginRules
+from .oidc.logout import LogoutTokenValidator, Revoker
 from .oidc.refresh import Refresher, RefreshPolicy
 from .oidc.roles import RolePolicy, check_required, extract_roles
 from .oidc.tokens import TokenVerifier
 from .settings import Settings
 from .store import Store, open_store
+from .store.index import SessionIndex
 from .store.sealed import Keyer
 
 
@@ -33,6 +35,10 @@ class Services:
     refresher: Refresher
     policy: RolePolicy | None
     keyer: Keyer
+    # Logout everywhere: back-channel logout tokens, the sid/sub -> sessions index, revocation.
+    logout_tokens: LogoutTokenValidator = None  # type: ignore[assignment]  # set in build_services
+    index: SessionIndex = None  # type: ignore[assignment]
+    revoker: Revoker = None  # type: ignore[assignment]
 
     def roles_from(self, id_claims: dict[str, Any] | None, access_claims: dict[str, Any] | None) -> list[str] | None:
         """Roles from the token OPENID_REQUIRED_ROLE_TOKEN_KIND names; None when that token
@@ -103,4 +109,7 @@ def build_services(settings: Settings) -> Services:
         check_roles=services.check_roles,
         policy=RefreshPolicy(margin=settings.refresh_margin, record_ttl=settings.max_lifetime),
     )
+    services.logout_tokens = LogoutTokenValidator(verifier, store, leeway=settings.clock_tolerance)
+    services.index = SessionIndex(store, settings.session_secret)
+    services.revoker = Revoker(discovery, client, enabled=settings.revoke_on_logout)
     return services

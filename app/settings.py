@@ -74,6 +74,9 @@ class Settings:
     http_timeout: float = 5.0
     log_salt: str = field(default="", repr=False)
     instance_path: str = ""
+    # Logout everywhere (issue 10)
+    revoke_on_logout: bool = True
+    max_logout_url_length: int = 2000
 
     @property
     def redirect_uri(self) -> str:
@@ -319,6 +322,9 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         log_salt=r.text("LOG_SALT")
         or hashlib.sha256(("log-salt:" + secret).encode()).hexdigest(),
         instance_path=instance,
+        # Logout everywhere (issue 10)
+        revoke_on_logout=r.flag("OPENID_REVOKE_ON_LOGOUT", True),
+        max_logout_url_length=r.number("OPENID_MAX_LOGOUT_URL_LENGTH", 2000, minimum=200),
     )
     if r.problems:
         raise SettingsError(r.problems)

@@ -87,7 +87,8 @@ def test_good_configuration_passes(env: dict[str, str], capsys: pytest.CaptureFi
     code, statuses, data = run(capsys)
     assert code == 0
     assert list(statuses) == [
-        "settings", "discovery", "issuer", "jwks", "endpoints", "pkce", "callback_url", "session_secret",
+        "settings", "discovery", "issuer", "jwks", "endpoints", "pkce", "callback_url",
+        "backchannel_logout", "revocation_endpoint", "session_secret",
     ]
     assert set(statuses.values()) == {OK}
     for item in data["checks"]:
@@ -413,3 +414,25 @@ def test_cli_exit_code(env: dict[str, str], provider: TestProvider, tmp_path: Pa
 )
 def test_secret_strength(secret: str, status: str) -> None:
     assert secret_strength(secret)[0] == status
+
+
+# -- logout everywhere ---------------------------------------------------------------------------
+
+
+def test_backchannel_logout_names_the_url_to_register(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    _, statuses, data = run(capsys)
+    assert statuses["backchannel_logout"] == OK
+    assert "http://127.0.0.1:3080/oauth/openid/backchannel-logout" in detail(data, "backchannel_logout")
+    assert statuses["revocation_endpoint"] == OK and "/revoke" in detail(data, "revocation_endpoint")
+
+
+def test_backchannel_logout_not_advertised_warns_with_the_url(
+    env: dict[str, str], provider: TestProvider, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    provider.config.discovery_overrides = {"backchannel_logout_supported": None, "revocation_endpoint": None}
+    monkeypatch.setenv("OPENID_SCOPE", "openid offline_access")
+    _, statuses, data = run(capsys)
+    assert statuses["backchannel_logout"] == WARN
+    assert "/oauth/openid/backchannel-logout" in (hint(data, "backchannel_logout") or "")
+    assert statuses["revocation_endpoint"] == WARN

@@ -30,6 +30,8 @@ address but loopback. Standalone it reads these environment variables (flags win
     is shown on the login page.
 ``DEVIDP_ACCESS_TOKEN_TTL`` / ``DEVIDP_ID_TOKEN_TTL`` / ``DEVIDP_REFRESH_TOKEN_TTL`` / ``DEVIDP_CODE_TTL``
     Lifetimes in seconds; defaults 300 / 300 / 86400 / 60.
+``DEVIDP_BACKCHANNEL_LOGOUT_URI``
+    Where logout tokens go when a user signs out here or is disabled at ``/admin``.
 
 Token state (codes, sessions, refresh families) lives in memory: a restart signs everyone
 out of the provider, but the signing key survives it.

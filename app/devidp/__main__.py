@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             id_token_ttl=env.id_token_ttl,
             refresh_token_ttl=env.refresh_token_ttl,
             code_ttl=env.code_ttl,
+            backchannel_logout_uri=env.backchannel_logout_uri,
         )
     except ConfigError as exc:
         print(f"devidp: {exc}", file=sys.stderr)

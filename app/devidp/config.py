@@ -153,6 +153,7 @@ class EnvSettings:
     id_token_ttl: int = 300
     refresh_token_ttl: int = 86400
     code_ttl: int = 60
+    backchannel_logout_uri: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "EnvSettings":
@@ -179,4 +180,5 @@ class EnvSettings:
         s.id_token_ttl = _int(env, "DEVIDP_ID_TOKEN_TTL", s.id_token_ttl)
         s.refresh_token_ttl = _int(env, "DEVIDP_REFRESH_TOKEN_TTL", s.refresh_token_ttl)
         s.code_ttl = _int(env, "DEVIDP_CODE_TTL", s.code_ttl)
+        s.backchannel_logout_uri = env.get("DEVIDP_BACKCHANNEL_LOGOUT_URI", "").strip() or None
         return s

@@ -223,6 +223,7 @@ def main(argv: list[str], *, server_command: list[str] | None = None) -> int:
             post_logout_redirect_uris=[f"{b}/login" for b in app_bases],
             users=DEFAULT_USERS,
             access_token_ttl=args.access_token_ttl,
+            backchannel_logout_uri=f"http://127.0.0.1:{args.port}/oauth/openid/backchannel-logout",
         )
         try:
             idp_server = make_devidp_server(idp_app, "127.0.0.1", args.idp_port)

@@ -125,6 +125,14 @@ class GrantStore:
             with self._lock:
                 self._sessions.pop(sid, None)
 
+    def end_sessions_of(self, sub: str) -> list[str]:
+        """Ends every sign-in of `sub` (an admin disabled the user); returns their sids."""
+        with self._lock:
+            sids = [sid for sid, s in self._sessions.items() if s.sub == sub]
+            for sid in sids:
+                del self._sessions[sid]
+        return sids
+
     # -- authorization codes ----------------------------------------------------------
     def issue_code(self, grant: Grant, redirect_uri: str, code_challenge: str, ttl: int) -> str:
         code = new_token()

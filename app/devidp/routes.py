@@ -29,6 +29,7 @@ from flask import (
 )
 from markupsafe import escape
 
+from .backchannel import send_logout_token
 from .config import User
 from .grants import Grant, GrantError, new_token
 from .keys import SIGNING_ALG, public_jwks
@@ -160,6 +161,8 @@ def discovery() -> Response:
         id_token_signing_alg_values_supported=[SIGNING_ALG],
         token_endpoint_auth_methods_supported=methods,
         revocation_endpoint_auth_methods_supported=methods,
+        backchannel_logout_supported=True,
+        backchannel_logout_session_supported=True,
         code_challenge_methods_supported=["S256"],
         authorization_response_iss_parameter_supported=True,
         request_parameter_supported=False,
@@ -298,6 +301,9 @@ def login() -> Response | tuple[str, int]:
     if user is None or not hmac.compare_digest(password.encode(), user.password.encode()):
         ctx.update(username=username, error="Wrong username or password.")
         return _page("login.html", 401, **ctx)
+    if user.sub in p.disabled:
+        ctx.update(username=username, error="This account is disabled (see the provider's admin page).")
+        return _page("login.html", 403, **ctx)
     old = session.get("sid")
     p.store.end_session(old)
     s = p.store.start_session(user.sub, p.session_ttl)
@@ -511,8 +517,11 @@ def end_session() -> Response | tuple[str, int]:
             )
     if request.method == "POST" and "csrf" in request.form and not _csrf_ok():
         return _error_page("Form expired", "The sign-out form was stale. Reload the page and try again.")
+    signed_in = p.store.get_session(session.get("sid"))
     p.store.end_session(session.get("sid"))
     session.clear()
+    if signed_in is not None:
+        send_logout_token(p, sub=signed_in.sub, sid=signed_in.sid)  # the back-channel, to the client
     if post_logout:
         return redirect(_with_params(post_logout, {"state": state} if state else {}), 302)
     return _page("signed_out.html")

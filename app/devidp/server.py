@@ -36,6 +36,8 @@ class Client:
     client_secret: str | None
     redirect_uris: tuple[str, ...]
     post_logout_redirect_uris: tuple[str, ...]
+    #: Where logout tokens go (OpenID Connect Back-Channel Logout); None: not registered.
+    backchannel_logout_uri: str | None = None
 
     @property
     def public(self) -> bool:
@@ -58,6 +60,7 @@ class Provider:
     code_ttl: int
     session_ttl: int
     clock: Callable[[], float] = field(default=time.time)
+    disabled: set[str] = field(default_factory=set)  # subs an admin disabled
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -94,13 +97,14 @@ def create_devidp(
     code_ttl: int = 60,
     session_ttl: int = 8 * 3600,
     clock: Callable[[], float] = time.time,
+    backchannel_logout_uri: str | None = None,
 ) -> Flask:
     """Build the development provider for one client.
 
     ``client_secret=None`` registers a public client (token endpoint auth ``none``, PKCE
     only). ``clock`` lets tests move time for codes, tokens and sessions.
     """
-    from . import routes  # the views import this module's types
+    from . import admin, routes  # noqa: F401 - the views import this module's types; admin adds its own
 
     base_url, prefix = _check_issuer(issuer)
     if not client_id:
@@ -116,7 +120,8 @@ def create_devidp(
     provider = Provider(
         issuer=issuer,
         base_url=base_url,
-        client=Client(client_id, client_secret or None, tuple(redirect_uris), tuple(post_logout_redirect_uris)),
+        client=Client(client_id, client_secret or None, tuple(redirect_uris), tuple(post_logout_redirect_uris),
+                      backchannel_logout_uri),
         users=user_map,
         store=GrantStore(clock=clock),
         minter=TokenMinter(

@@ -62,3 +62,23 @@ class TokenClient:
             raise ProviderRefused(exc.error or "error", exc.description) from None
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable(type(exc).__name__) from None
+
+    def revoke(self, endpoint: str, token: str, *, timeout: float) -> str:
+        """RFC 7009 revocation of a refresh token, authenticated as at the token endpoint.
+        Returns `revoked` or `failed` (never raises: logout must not depend on it)."""
+        metadata = self.discovery.metadata()
+        method = token_auth_method(metadata, self.client_secret)
+        session = OAuth2Session(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_endpoint_auth_method=method,
+            revocation_endpoint_auth_method=method,
+            default_timeout=timeout,
+        )
+        self.http.instrument(session)
+        try:
+            with session:
+                response = session.revoke_token(endpoint, token=token, token_type_hint="refresh_token")
+        except (requests.RequestException, OAuthError, ValueError):
+            return "failed"
+        return "revoked" if response.status_code == 200 else "failed"

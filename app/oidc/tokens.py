@@ -158,6 +158,11 @@ class TokenVerifier:
         self.cache.put(digest, float(claims["exp"]) + self.leeway, result)
         return result
 
+    def decode_signed(self, token: str, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(header, claims) after the signature check alone (same algorithm and key rules as
+        every token), for token kinds whose claims follow other rules (logout tokens)."""
+        return self._decode(token, what)
+
     # -- signature -------------------------------------------------------------------------
 
     def allowed_algorithms(self) -> set[str]:

@@ -28,6 +28,7 @@ from ..logs import user_ref
 from ..oidc.client import token_auth_method
 from ..oidc.login import check_response, finish_login
 from ..services import Services
+from . import backchannel
 from . import session as state
 from .guard import login_required
 from .pending import PendingLogins
@@ -215,27 +216,15 @@ def logout() -> Any:
     target = "/login"
     tokens = g.principal.tokens if g.get("principal") is not None else None
     if settings.use_end_session_endpoint:
-        target = _end_session_url(tokens.id_token if tokens else None) or target
+        target = backchannel.end_session_target(tokens) or target
     if g.get("principal") is not None:
         log.info("logout for %s", user_ref(g.principal.sub, settings.log_salt))
+        if state.signed_in():  # a session, not a bearer token: revoke, leave the index
+            backchannel.on_logout(tokens, state.session_keys())
     state.end()
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return redirect(target, code=303)
     return jsonify({"redirect": target})
-
-
-def _end_session_url(id_token: str | None) -> str | None:
-    settings = _services().settings
-    try:
-        endpoint = _services().discovery.metadata().get("end_session_endpoint")
-    except AuthError:
-        return None
-    if not endpoint:
-        return None
-    params = {"client_id": settings.client_id, "post_logout_redirect_uri": settings.post_logout_redirect_uri}
-    if id_token:
-        params["id_token_hint"] = id_token
-    return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
 
 
 @bp.post("/api/auth/refresh")

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 #: Endpoints that never need the signed-in user (and must never loop back to /login).
 PUBLIC = {"pages.healthz", "auth.login", "auth.start", "auth.callback", "static"}
+PUBLIC.add("backchannel.backchannel_logout")  # the provider's server-to-server call: no session
 #: Endpoints that need the session but not the automatic refresh: logout must work while the
 #: provider is down, and the refresh endpoint refreshes by itself (one grant, not two).
 NO_REFRESH = {"auth.logout", "auth.refresh"}

@@ -17,6 +17,7 @@ from flask import current_app, session
 
 from ..oidc.tokenset import TokenSet
 from ..store.sealed import Vault
+from . import backchannel
 
 PROFILE_CLAIMS = ("sub", "iss", "email", "name", "picture")
 TOUCH_EVERY = 60  # seconds between writes of the idle-timeout clock
@@ -84,6 +85,13 @@ def begin(claims: dict[str, Any], tokens: TokenSet) -> None:
     )
     services.refresher.save(vault(), tokens)
     interface.persist(current_app, session)  # type: ignore[attr-defined]
+    backchannel.index_session(claims, session_keys())
+
+
+def session_keys() -> list[str]:
+    """The store keys of this session (its value, its token record): what a back-channel
+    logout deletes. Hashed keys: the index names no cookie."""
+    return list(vault().keys("session", "tokens"))
 
 
 def end() -> None:

@@ -77,7 +77,9 @@ class OidcProviderProcess:
     ``post_logout_redirect_uri`` (str or list), ``audience``, ``access_token_ttl``,
     ``id_token_ttl``, ``refresh_token_ttl``, ``rotate_refresh_token``,
     ``token_endpoint_auth_method``, ``user`` (dict overriding DEFAULT_USER), ``debug``,
-    ``expose_tokens`` (collect every token response in ``.token_responses``).
+    ``expose_tokens`` (collect every token response in ``.token_responses``),
+    ``backchannel_logout_uri``, ``backchannel_logout_session_required``, ``revocation``,
+    ``extra_accounts`` (list of account dicts).
     """
 
     def __init__(self, port: int = 0, *, startup_timeout: float = 20.0, **options):
@@ -125,6 +127,10 @@ class OidcProviderProcess:
             "force_consent_for_offline": "FORCE_CONSENT_FOR_OFFLINE",
             "debug": "DEBUG_PROVIDER",
             "expose_tokens": "EXPOSE_TOKENS",
+            "backchannel_logout_uri": "BACKCHANNEL_LOGOUT_URI",
+            "backchannel_logout_session_required": "BACKCHANNEL_LOGOUT_SESSION_REQUIRED",
+            "revocation": "REVOCATION",
+            "extra_accounts": "EXTRA_ACCOUNTS",
         }
         for key, value in self.options.items():
             if key not in mapping:
@@ -133,6 +139,8 @@ class OidcProviderProcess:
                 continue
             if isinstance(value, bool):
                 value = "true" if value else "false"
+            if key == "extra_accounts":
+                value = json.dumps(value)
             env[mapping[key]] = csv(value)
         if "REDIRECT_URI" not in env:
             raise TypeError("redirect_uri is required")

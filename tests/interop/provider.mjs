@@ -21,6 +21,12 @@
 //   FORCE_CONSENT_FOR_OFFLINE  true (default): add prompt=consent to authorization requests asking
 //                              for offline_access, otherwise oidc-provider drops that scope.
 //   DEBUG_PROVIDER             true: log each request line to stderr.
+//   BACKCHANNEL_LOGOUT_URI     registers the client's back-channel logout URI and turns the
+//                              backchannelLogout feature on; its outgoing requests may then reach
+//                              loopback (the SSRF guard is lifted for 127.0.0.1/::1/localhost only).
+//   BACKCHANNEL_LOGOUT_SESSION_REQUIRED  true (default): logout tokens carry `sid`; false: `sub` only
+//   REVOCATION                 true: the RFC 7009 revocation endpoint (features.revocation)
+//   EXTRA_ACCOUNTS             JSON list of more accounts {login, password, sub, email, name, roles}
 //   EXPOSE_TOKENS              true: print every successful token response as one JSON line
 //                              {"token_response": {...}} on stdout, so tests can check that no
 //                              issued token ever reaches the browser. Test use only.
@@ -54,6 +60,11 @@ const FORCE_CONSENT_FOR_OFFLINE = bool(env.FORCE_CONSENT_FOR_OFFLINE, true);
 const DEBUG = bool(env.DEBUG_PROVIDER, false);
 const EXPOSE_TOKENS = bool(env.EXPOSE_TOKENS, false);
 
+const BACKCHANNEL_LOGOUT_URI = env.BACKCHANNEL_LOGOUT_URI || '';
+const BACKCHANNEL_SESSION_REQUIRED = bool(env.BACKCHANNEL_LOGOUT_SESSION_REQUIRED, true);
+const REVOCATION = bool(env.REVOCATION, false);
+const EXTRA_ACCOUNTS = env.EXTRA_ACCOUNTS ? JSON.parse(env.EXTRA_ACCOUNTS) : [];
+
 const USER = {
   login: env.USER_LOGIN || 'alice',
   password: env.USER_PASSWORD || 'alice-password',
@@ -62,6 +73,9 @@ const USER = {
   name: env.ACCOUNT_NAME || 'Alice Interop',
   roles: env.ACCOUNT_ROLES !== undefined ? list(env.ACCOUNT_ROLES) : ['user'],
 };
+
+const USERS = [USER, ...EXTRA_ACCOUNTS.map((a) => ({ roles: ['user'], ...a }))];
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 if (!REDIRECT_URIS.length) {
   console.error('provider.mjs: REDIRECT_URI is required');
@@ -165,20 +179,20 @@ async function main() {
   const { port } = server.address();
   const ISSUER = `http://${HOST}:${port}`;
 
-  const account = {
-    accountId: USER.sub,
+  const accountOf = (user) => ({
+    accountId: user.sub,
     async claims() {
       return {
-        sub: USER.sub,
-        email: USER.email,
+        sub: user.sub,
+        email: user.email,
         email_verified: true,
-        name: USER.name,
-        nickname: USER.login,
+        name: user.name,
+        nickname: user.login,
         picture: `${ISSUER}/avatar.svg`,
-        roles: USER.roles,
+        roles: user.roles,
       };
     },
-  };
+  });
 
   const configuration = {
     clients: [{
@@ -191,7 +205,17 @@ async function main() {
       grant_types: ['authorization_code', 'refresh_token'],
       token_endpoint_auth_method: AUTH_METHOD,
       id_token_signed_response_alg: 'RS256',
+      ...(BACKCHANNEL_LOGOUT_URI ? {
+        backchannel_logout_uri: BACKCHANNEL_LOGOUT_URI,
+        backchannel_logout_session_required: BACKCHANNEL_SESSION_REQUIRED,
+      } : {}),
     }],
+    // Test configuration only: let back-channel calls reach the login server on loopback; every
+    // other destination keeps oidc-provider's SSRF guard (its dispatcher).
+    fetch: (url, options) => {
+      if (LOOPBACK.has(new URL(url).hostname)) delete options.dispatcher;
+      return globalThis.fetch(url, options);
+    },
     jwks: { keys: [privateJwk()] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     scopes: ['openid', 'offline_access', 'profile', 'email'],
@@ -216,10 +240,15 @@ async function main() {
       Session: 86400,
       Grant: 86400,
     },
-    findAccount: async (_ctx, id) => (id === USER.sub ? account : undefined),
+    findAccount: async (_ctx, id) => {
+      const user = USERS.find((u) => u.sub === id);
+      return user ? accountOf(user) : undefined;
+    },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
+      backchannelLogout: { enabled: Boolean(BACKCHANNEL_LOGOUT_URI) },
+      revocation: { enabled: REVOCATION },
       rpInitiatedLogout: {
         enabled: true,
         // Auth0's /v2/logout (and /oidc/logout) do not ask "are you sure?": submit at once.
@@ -265,6 +294,8 @@ async function main() {
 
   const provider = new Provider(ISSUER, configuration);
   provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+  provider.on('backchannel.error', (_ctx, err) => console.error('backchannel.error', err.message));
+  provider.on('backchannel.success', () => console.error('backchannel.success'));
 
   if (FORCE_CONSENT_FOR_OFFLINE) {
     // oidc-provider drops offline_access unless the request carries prompt=consent.
@@ -314,10 +345,11 @@ async function main() {
 
     if (action === 'login') {
       const login = body.get('login') || '';
-      if (login !== USER.login || body.get('password') !== USER.password) {
+      const user = USERS.find((u) => u.login === login);
+      if (!user || body.get('password') !== user.password) {
         return send(res, 200, loginPage(uid, 'Wrong username or password.', login));
       }
-      return provider.interactionFinished(req, res, { login: { accountId: USER.sub } }, {
+      return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, {
         mergeWithLastSubmission: false,
       });
     }

@@ -15,8 +15,8 @@ Modules:
 
 Endpoints live under the issuer (``base_url + config.issuer_suffix``):
 ``/.well-known/openid-configuration``, ``/jwks``, ``/authorize``, ``/token``,
-``/userinfo``, ``/logout``. Endpoint names (for ``calls``, ``fail``, ``delay``):
-discovery, jwks, authorize, token, userinfo, end_session.
+``/userinfo``, ``/logout``, ``/revoke``. Endpoint names (for ``calls``, ``fail``, ``delay``):
+discovery, jwks, authorize, token, userinfo, end_session, revocation (``/revoke``, RFC 7009).
 
 Beyond the basic API: ``p.base_url``, ``p.discovery_url``, ``p.running``,
 ``p.end_session_requests``, ``p.userinfo_requests``, ``p.decode(token)`` (unverified

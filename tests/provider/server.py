@@ -31,6 +31,7 @@ ROUTES = {
     "/token": "token",
     "/userinfo": "userinfo",
     "/logout": "end_session",
+    "/revoke": "revocation",
 }
 
 #: user claims that stay out of access tokens (profile data belongs in the ID token)
@@ -282,6 +283,23 @@ class TestProvider:
         ``config.access_token_format`` says. Known to /userinfo."""
         return self._access_token(dict(self.user), "openid", None, fmt="jwt", extra=overrides)
 
+    def mint_logout_token(self, header: dict[str, Any] | None = None, key: str = "good", **overrides: Any) -> str:
+        """A valid back-channel logout token for ``self.user`` (typ logout+jwt, a fresh jti,
+        the back-channel event); ``overrides`` set claims (None removes one)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 120,
+            "jti": secrets.token_urlsafe(16), "sub": self.user.get("sub"),
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        }
+        claims = {k: v for k, v in K.apply_overrides(claims, overrides).items() if v is not None}
+        alg = (header or {}).get("alg") or ("HS256" if key == "hmac_public" else self.config.id_token_alg)
+        return K.sign(self.keys, claims, alg, {"typ": "logout+jwt"} | (header or {}), key)
+
+    @property
+    def revocation_requests(self) -> list[dict[str, Any]]:
+        return list(self.state.revocation_requests)
+
     def issue_tokens(
         self, scope: str = "openid offline_access", audience: str | None = None, nonce: str | None = None
     ) -> dict[str, Any]:
@@ -416,6 +434,9 @@ class TestProvider:
             "userinfo_endpoint": self.url("/userinfo"),
             "jwks_uri": self.url("/jwks"),
             "end_session_endpoint": self.url("/logout"),
+            "revocation_endpoint": self.url("/revoke"),
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -551,6 +572,20 @@ class TestProvider:
         if cfg.on_refresh is not None:
             cfg.on_refresh()
         return _json(body)
+
+    def _route_revocation(self, request: Request) -> Response:
+        """RFC 7009: authenticated like the token endpoint; revokes the token's family."""
+        if request.method != "POST":
+            return _oauth_error("invalid_request", "use POST", 405)
+        client_id, error = self._authenticate(request)
+        self.state.record(self.state.revocation_requests, {
+            "token_type_hint": request.form.get("token_type_hint"),
+            "auth": self._client_credentials(request)[0], "client_id": client_id,
+        })
+        if error is not None:
+            return error
+        self.state.revoke_family(request.form.get("token", ""))
+        return Response(b"", 200)
 
     def _route_userinfo(self, request: Request) -> Response:
         header = request.headers.get("Authorization", "")

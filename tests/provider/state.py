@@ -23,7 +23,7 @@ DEFAULT_USER: dict[str, Any] = {
 }
 
 #: Endpoint names used by ``calls``, ``fail`` and ``delay``.
-ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "end_session")
+ENDPOINTS = ("discovery", "jwks", "authorize", "token", "userinfo", "end_session", "revocation")
 
 
 @dataclass
@@ -118,6 +118,7 @@ class ProviderState:
             self.token_requests: list[dict[str, Any]] = []
             self.end_session_requests: list[dict[str, Any]] = []
             self.userinfo_requests: list[dict[str, Any]] = []
+            self.revocation_requests: list[dict[str, Any]] = []
             self.revoked_families = 0
             self.codes: dict[str, AuthCode] = {}
             self.families: dict[str, RefreshFamily] = {}  # refresh token -> its family
@@ -191,6 +192,15 @@ class ProviderState:
             family.members.append(new)
             self.families[new] = family
             return family, new, ""
+
+    def revoke_family(self, token: str) -> bool:
+        """RFC 7009: the refresh token's whole family stops working (unknown tokens: no-op)."""
+        with self.lock:
+            family = self.families.get(token)
+            if family is None:
+                return False
+            family.revoked = True
+            return True
 
     # -- access tokens (for /userinfo) ---------------------------------------------
 
