@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["oidc_login"] = services
     _configure_sessions(app, settings, services.store)
 
-    from .web import api, auth, guard, pages
+    from .web import api, auth, guard, pages, verify
     from .web.errors import render_error
     from .web.headers import add_security_headers, csp_nonce
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    verify.init_app(app)  # forward auth: registers /api/auth/verify, keeps it cookie-free
 
     if settings.trust_proxy:
         n = settings.trust_proxy

@@ -70,6 +70,8 @@ class Settings:
     http_timeout: float = 5.0
     log_salt: str = field(default="", repr=False)
     instance_path: str = ""
+    # Forward auth (issue 9): /api/auth/verify also answers the access token (reuse on only).
+    pass_access_token: bool = False
 
     @property
     def redirect_uri(self) -> str:
@@ -295,6 +297,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         log_salt=r.text("LOG_SALT")
         or hashlib.sha256(("log-salt:" + secret).encode()).hexdigest(),
         instance_path=instance,
+        pass_access_token=r.flag("OPENID_PASS_ACCESS_TOKEN", False),
     )
     if r.problems:
         raise SettingsError(r.problems)

@@ -26,6 +26,9 @@ PUBLIC = {"pages.healthz", "auth.login", "auth.start", "auth.callback", "static"
 #: Endpoints that need the session but not the automatic refresh: logout must work while the
 #: provider is down, and the refresh endpoint refreshes by itself (one grant, not two).
 NO_REFRESH = {"auth.logout", "auth.refresh"}
+#: Forward auth: the app's own API calls may carry tokens of their own, so there the session
+#: cookie, when there is one, wins over a Bearer token.
+SESSION_FIRST = {"verify.verify"}
 
 
 def load_principal() -> None:
@@ -33,12 +36,16 @@ def load_principal() -> None:
     if request.endpoint in PUBLIC or request.endpoint is None:
         return
     header = request.headers.get("Authorization", "")
-    if request.path.startswith("/api/") and header[:7].lower() == "bearer ":
+    bearer = request.path.startswith("/api/") and header[:7].lower() == "bearer "
+    session_first = request.endpoint in SESSION_FIRST and "tsid" in session
+    if bearer and not session_first:
         g.principal = _from_bearer(header[7:].strip())
         return
     if "tsid" not in session:
         return
     g.principal = _from_session()
+    if g.principal is None and bearer:  # the session had ended: the token may still speak
+        g.principal = _from_bearer(header[7:].strip())
 
 
 def _from_bearer(token: str) -> Principal:
