@@ -44,7 +44,8 @@ def create_chat_app() -> Flask:
 
     @app.route("/api/whoami", methods=["GET", "POST"])
     def whoami() -> dict[str, Any]:
-        return {"identity": identity(), "path": request.full_path.rstrip("?"), "method": request.method}
+        return {"identity": identity(), "path": request.full_path.rstrip("?"), "method": request.method,
+                "body": request.get_data(as_text=True)}
 
     @app.get("/api/stream")
     def stream() -> Response:

@@ -72,6 +72,18 @@ def test_not_signed_in_pages_go_to_login_and_fetch_gets_401(make_guarded, provid
 
 
 @pytest.mark.parametrize("kind", PROXY_KINDS)
+def test_a_post_body_reaches_the_app_whole(make_guarded, provider, kind):
+    guarded = make_guarded(kind, issuer=provider.issuer)
+    http = guarded.login()
+    message = json.dumps({"text": "hello " * 5000})
+    response = http.post(guarded.url + "/api/whoami", data=message, timeout=20,
+                         headers={**FETCH, "Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["body"] == message and response.json()["method"] == "POST"
+    assert response.json()["identity"]["x-auth-request-user"] == "user-123"
+
+
+@pytest.mark.parametrize("kind", PROXY_KINDS)
 def test_client_sent_identity_headers_never_reach_the_app(make_guarded, provider, kind):
     provider.user = {"sub": "mallory", "roles": ["user"]}  # no email, no name
     guarded = make_guarded(kind, issuer=provider.issuer)
