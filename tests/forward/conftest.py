@@ -81,15 +81,22 @@ def make_guarded(request: pytest.FixtureRequest, tls_files: tuple[Path, Path], c
     """make_guarded("nginx" | "caddy", issuer=..., **settings) -> a running Guarded."""
     started: list[Any] = []
 
-    def make(kind: str, *, issuer: str, client_id: str = CLIENT_ID,
-             client_secret: str | None = CLIENT_SECRET, **settings: str) -> Guarded:
+    def make(kind: str, *, issuer: str | None = None, idp: Callable[[str], Any] | None = None,
+             client_id: str = CLIENT_ID, client_secret: str | None = CLIENT_SECRET,
+             **settings: str) -> Guarded:
+        """`issuer`: a running provider's; or `idp(proxy_url)` starts one that must know the
+        proxy's URL (its redirect URIs) and returns it (with issuer, client_id, client_secret)."""
         cert, key = tls_files
         server_port = free_port()
         proxy = PROXIES[kind](cert=cert, key=key, oidc_login=f"127.0.0.1:{server_port}",
                               app=f"127.0.0.1:{chat_app.port}")
+        if idp is not None:
+            provider = idp(proxy.url)
+            started.append(provider)
+            issuer, client_id, client_secret = provider.issuer, provider.client_id, provider.client_secret
         env = {"DOMAIN_SERVER": proxy.url, "DOMAIN_CLIENT": proxy.url, "TRUST_PROXY": "1",
                "OPENID_BUTTON_LABEL": "Continue with Test SSO", **settings}
-        server = LoginServer(port=server_port, issuer=issuer, client_id=client_id,
+        server = LoginServer(port=server_port, issuer=issuer or "", client_id=client_id,
                              client_secret=client_secret, settings=env)
         started.append(server)
         server.start()
