@@ -76,9 +76,7 @@ def verify() -> Response:
     wanted = allowed_roles(request.args.get("allowed_roles"))
     if wanted and not wanted & set(principal.roles):
         raise AuthError("ROLE_REQUIRED", "This part of the app needs one of: " + ", ".join(sorted(wanted)) + ".")
-    response = Response(status=200)
-    response.headers.extend(identity_headers(principal))
-    return response
+    return Response(status=200, headers=identity_headers(principal))
 
 
 def allowed_roles(value: str | None) -> set[str]:
@@ -86,10 +84,13 @@ def allowed_roles(value: str | None) -> set[str]:
     return {role.strip() for role in (value or "").split(",") if role.strip()}
 
 
-def header_text(value: str, safe: str = _SAFE) -> str:
+def header_text(value: str, *, in_list: bool = False) -> str:
     """A header value that survives any proxy: non-ASCII (as UTF-8), `%`, CR, LF and other
-    control characters percent-encoded."""
-    return quote(value, safe=safe)
+    control characters percent-encoded, and `,` too inside a list item (plain values, the
+    usual case, are returned as they are)."""
+    if value.isascii() and value.isprintable() and "%" not in value and not (in_list and "," in value):
+        return value
+    return quote(value, safe=_SAFE_IN_LIST if in_list else _SAFE)
 
 
 def identity_headers(principal: Principal) -> dict[str, str]:
@@ -102,10 +103,10 @@ def identity_headers(principal: Principal) -> dict[str, str]:
         "Preferred-Username": getattr(principal, "username", None),  # set by the username claim setting
     }
     headers = {PREFIX + name: header_text(value) for name, value in values.items() if value}
-    headers[PREFIX + "Roles"] = ",".join(header_text(role, _SAFE_IN_LIST) for role in principal.roles)
-    if not principal.roles:
-        del headers[PREFIX + "Roles"]
+    if principal.roles:
+        headers[PREFIX + "Roles"] = ",".join(header_text(role, in_list=True) for role in principal.roles)
     headers[PREFIX + "Admin"] = "true" if getattr(principal, "admin", False) else "false"
+    headers["Cache-Control"] = "no-store"
     tokens = principal.tokens
     if (
         settings.pass_access_token
@@ -155,7 +156,7 @@ def refused(error: AuthError) -> Response:
         response.headers[PREFIX + "Redirect"] = login_url(error.code)
     elif status == 503:
         response.headers["Retry-After"] = str(getattr(error, "retry_after", None) or 5)
-    log.info("verify %s %s: %s", request.headers.get("X-Original-Method")
+    log.debug("verify %s %s: %s", request.headers.get("X-Original-Method")
              or request.headers.get("X-Forwarded-Method") or request.method, status, error.code)
     return response
 

@@ -61,6 +61,8 @@ class Proxy(ManagedProcess):
         self.cert, self.key = cert, key
         self.oidc_login, self.app = oidc_login, app
         self.url = f"https://127.0.0.1:{self.https_port}"
+        #: nginx: the configuration text rendered at start (the benchmark turns auth off in it).
+        self.template = NGINX_CONF.read_text()
 
     def _wait_tls(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -80,7 +82,7 @@ class Nginx(Proxy):
 
     def start(self) -> "Nginx":
         binary = require("nginx", "nginx")
-        site = render_nginx(NGINX_CONF.read_text(), {
+        site = render_nginx(self.template, {
             "SERVER_NAME": "127.0.0.1 localhost",
             "HTTPS_PORT": f"127.0.0.1:{self.https_port}",
             "HTTP_PORT": f"127.0.0.1:{self.http_port}",
