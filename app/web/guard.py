@@ -44,8 +44,6 @@ def load_principal() -> None:
     if "tsid" not in session:
         return
     g.principal = _from_session()
-    if g.principal is None and bearer:  # the session had ended: the token may still speak
-        g.principal = _from_bearer(header[7:].strip())
 
 
 def _from_bearer(token: str) -> Principal:

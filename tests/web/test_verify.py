@@ -223,3 +223,14 @@ def test_store_down_is_503_with_retry_after_and_no_cookie(make_app, provider):
         assert response.json()["error"]["code"] in ("STORE_UNAVAILABLE", "TOKEN_EXCHANGE_FAILED")
         assert "Traceback" not in response.text
         assert_no_cookie(response)
+
+
+def test_a_dead_session_cookie_leaves_the_bearer_token_to_speak(make_app, provider):
+    live = make_app(OPENID_AUDIENCE=AUDIENCE)
+    http = live.login()
+    cookie = live.cookie(http)
+    assert live.post(http, "/api/auth/logout", headers={"Origin": live.url}, json={}).status_code == 200
+    http.cookies.set(live.services.settings.cookie_name, cookie)  # the old cookie, dead server-side
+    response = verify(live, http, headers={"Authorization": "Bearer " + provider.mint_id_token(sub="api-caller")})
+    assert response.status_code == 200 and response.headers["X-Auth-Request-User"] == "api-caller"
+    assert_no_cookie(response)
