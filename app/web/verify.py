@@ -147,6 +147,9 @@ def refused(error: AuthError) -> Response:
     response = jsonify(error.as_dict())
     response.status_code = status
     response.headers[PREFIX + "Error"] = error.code
+    # Caddy hands a 401 to fetch/XHR callers as it is: the headers any JSON answer has here.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     if status == 401:
         has_token = request.headers.get("Authorization", "")[:7].lower() == "bearer "
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if has_token else "Bearer"
