@@ -143,7 +143,10 @@ def refused(error: AuthError) -> Response:
     store trouble. `X-Auth-Request-Error` names the code so the proxy can show the login
     server's own page for it."""
     g.no_session_cookie = True
-    status = 503 if error.status in (502, 503, 504) else error.status
+    ended = getattr(error, "ends_session", False)
+    # A session that just ended (a refused refresh, a role lost at refresh) is a 401 whatever
+    # the code's own status: the browser must sign in again, and the login page names why.
+    status = 401 if ended else 503 if error.status in (502, 503, 504) else error.status
     response = jsonify(error.as_dict())
     response.status_code = status
     response.headers[PREFIX + "Error"] = error.code
@@ -153,7 +156,6 @@ def refused(error: AuthError) -> Response:
     if status == 401:
         has_token = request.headers.get("Authorization", "")[:7].lower() == "bearer "
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if has_token else "Bearer"
-        ended = getattr(error, "ends_session", False)
         response.headers[PREFIX + "Redirect"] = login_url(error.code if ended else None)
     elif status == 403:
         response.headers[PREFIX + "Redirect"] = login_url(error.code)

@@ -234,3 +234,18 @@ def test_a_dead_session_cookie_leaves_the_bearer_token_to_speak(make_app, provid
     response = verify(live, http, headers={"Authorization": "Bearer " + provider.mint_id_token(sub="api-caller")})
     assert response.status_code == 200 and response.headers["X-Auth-Request-User"] == "api-caller"
     assert_no_cookie(response)
+
+
+def test_a_role_lost_at_refresh_ends_the_session_with_401_and_the_reason(make_app, provider):
+    provider.config.access_token_ttl = TTL
+    live = make_app(**FAST, OPENID_REQUIRED_ROLE="user")
+    http = live.login()
+    assert verify(live, http).status_code == 200
+    provider.user = {**provider.user, "roles": ["guest"]}
+    time.sleep(TTL + 0.2)
+    response = verify(live, http, headers={"X-Forwarded-Uri": "/c/8"})
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "ROLE_REQUIRED"
+    assert redirect_params(response) == {"return_to": ["/c/8"], "error": ["ROLE_REQUIRED"]}
+    assert verify(live, http).status_code == 401  # ended: no second grant, no loop
+    assert provider.grants["refresh_token"] == 1
