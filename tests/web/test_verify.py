@@ -143,15 +143,20 @@ def test_access_token_header_only_with_reuse_and_pass(make_app, provider):
     assert "X-Auth-Request-Access-Token" not in verify(no_reuse, no_reuse.login()).headers
 
 
-def test_verify_is_cheap_no_provider_call_and_no_cookie(make_app, provider):
+def test_verify_is_cheap_no_provider_call_no_store_write_and_no_cookie(make_app, provider, monkeypatch):
     live = make_app(**REUSE)
     http = live.login()
     before = dict(provider.calls)
+    store = live.services.store
+    writes = []
+    real_set = store.set
+    monkeypatch.setattr(store, "set", lambda *args, **kwargs: (writes.append(args[0]), real_set(*args, **kwargs)))
     for _ in range(20):
         response = verify(live, http)
         assert response.status_code == 200
         assert_no_cookie(response)
     assert dict(provider.calls) == before  # answered from the session and the claims cache
+    assert writes == []  # the idle clock moves at most once a minute
 
 
 def test_refresh_when_due_happens_once_and_sets_no_cookie(make_app, provider):
