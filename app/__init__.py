@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _configure_sessions(app, services)
 
     from .oidc.refresh import store_unavailable
-    from .web import api, auth, backchannel, guard, pages
+    from .web import api, auth, backchannel, guard, pages, verify
     from .web.errors import render_error
     from .web.headers import add_security_headers, csp_nonce
 
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(backchannel.bp)
+    app.register_blueprint(verify.bp)
 
     if settings.trust_proxy:
         n = settings.trust_proxy

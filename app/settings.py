@@ -77,6 +77,8 @@ class Settings:
     # Logout everywhere (issue 10)
     revoke_on_logout: bool = True
     max_logout_url_length: int = 2000
+    # Forward auth (issue 9): /api/auth/verify also answers the access token (reuse on only).
+    pass_access_token: bool = False
 
     @property
     def redirect_uri(self) -> str:
@@ -325,6 +327,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         # Logout everywhere (issue 10)
         revoke_on_logout=r.flag("OPENID_REVOKE_ON_LOGOUT", True),
         max_logout_url_length=r.number("OPENID_MAX_LOGOUT_URL_LENGTH", 2000, minimum=200),
+        pass_access_token=r.flag("OPENID_PASS_ACCESS_TOKEN", False),
     )
     if r.problems:
         raise SettingsError(r.problems)

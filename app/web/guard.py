@@ -28,6 +28,9 @@ PUBLIC.add("backchannel.backchannel_logout")  # the provider's server-to-server 
 #: Endpoints that need the session but not the automatic refresh: logout must work while the
 #: provider is down, and the refresh endpoint refreshes by itself (one grant, not two).
 NO_REFRESH = {"auth.logout", "auth.refresh"}
+#: Forward auth: the app's own API calls may carry tokens of their own, so there the session
+#: cookie, when there is one, wins over a Bearer token.
+SESSION_FIRST = {"verify.verify"}
 
 
 def load_principal() -> None:
@@ -35,7 +38,9 @@ def load_principal() -> None:
     if request.endpoint in PUBLIC or request.endpoint is None:
         return
     header = request.headers.get("Authorization", "")
-    if request.path.startswith("/api/") and header[:7].lower() == "bearer ":
+    bearer = request.path.startswith("/api/") and header[:7].lower() == "bearer "
+    session_first = request.endpoint in SESSION_FIRST and (state.signed_in() or state.unavailable())
+    if bearer and not session_first:
         g.principal = _from_bearer(header[7:].strip())
         return
     if state.unavailable():

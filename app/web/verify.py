@@ -1,0 +1,139 @@
+"""`/api/auth/verify`: the reverse proxy's authentication subrequest (nginx `auth_request`,
+Caddy `forward_auth`, Traefik `forwardAuth`).
+
+The proxy asks this for every request of the app it guards, so it is answered from what
+`guard.load_principal` already established (the session and the verified-claims cache; a
+provider call only when a refresh is due) and never sets or deletes a cookie: proxies drop
+`Set-Cookie` from subrequests, so a cookie set here would never arrive anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote, urlencode
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import InternalServerError
+
+from ..errors import AuthError
+from ..oidc.refresh import store_unavailable
+from ..store import StoreUnavailable
+from .session import Principal
+from .urls import safe_return_to
+
+log = logging.getLogger(__name__)
+bp = Blueprint("verify", __name__)
+
+#: Every method a guarded request may have: the proxy may forward the original one.
+METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+#: Printable ASCII that may stay as it is in a header value: everything but `%` (the escape).
+_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+_SAFE_IN_LIST = _SAFE.replace(",", "")
+PREFIX = "X-Auth-Request-"
+VERIFY_PATH = "/api/auth/verify"
+
+
+@bp.route(VERIFY_PATH, methods=METHODS, provide_automatic_options=False)
+def verify() -> Response:
+    g.no_session_cookie = True  # the session layer then neither sets nor deletes the cookie
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        raise AuthError("LOGIN_REQUIRED")
+    wanted = allowed_roles(request.args.get("allowed_roles"))
+    if wanted and not wanted & set(principal.roles):
+        raise AuthError("ROLE_REQUIRED", "This part of the app needs one of: " + ", ".join(sorted(wanted)) + ".")
+    return Response(status=200, headers=identity_headers(principal))
+
+
+def allowed_roles(value: str | None) -> set[str]:
+    """`?allowed_roles=a,b` -> {"a", "b"}; empty or absent -> no restriction."""
+    return {role.strip() for role in (value or "").split(",") if role.strip()}
+
+
+def header_text(value: str, *, in_list: bool = False) -> str:
+    """A header value that survives any proxy: non-ASCII (as UTF-8), `%`, CR, LF and other
+    control characters percent-encoded, and `,` too inside a list item (plain values, the
+    usual case, are returned as they are)."""
+    if value.isascii() and value.isprintable() and "%" not in value and not (in_list and "," in value):
+        return value
+    return quote(value, safe=_SAFE_IN_LIST if in_list else _SAFE)
+
+
+def identity_headers(principal: Principal) -> dict[str, str]:
+    """The `X-Auth-Request-*` headers for the app behind the proxy; unknown values absent."""
+    settings = current_app.extensions["oidc_login"].settings
+    values = {
+        "User": principal.sub,
+        "Email": principal.email,
+        "Name": principal.name,
+        "Preferred-Username": getattr(principal, "username", None),  # set by the username claim setting
+    }
+    headers = {PREFIX + name: header_text(value) for name, value in values.items() if value}
+    if principal.roles:
+        headers[PREFIX + "Roles"] = ",".join(header_text(role, in_list=True) for role in principal.roles)
+    headers[PREFIX + "Admin"] = "true" if getattr(principal, "admin", False) else "false"
+    headers["Cache-Control"] = "no-store"
+    tokens = principal.tokens
+    if (
+        settings.pass_access_token
+        and settings.reuse_tokens
+        and principal.via == "session"
+        and tokens is not None
+        and tokens.access_token
+    ):
+        headers[PREFIX + "Access-Token"] = tokens.access_token
+    return headers
+
+
+def login_url(code: str | None = None) -> str:
+    """Where the proxy sends a browser: the login page, with the way back to the original
+    request (nginx: X-Original-URI; Caddy, Traefik: X-Forwarded-Uri) and the reason when a
+    session just ended."""
+    original = request.headers.get("X-Original-URI") or request.headers.get("X-Forwarded-Uri")
+    params = {"return_to": safe_return_to(original)}
+    if code:
+        params["error"] = code
+    return "/login?" + urlencode(params)
+
+
+@bp.errorhandler(AuthError)
+def refused(error: AuthError) -> Response:
+    """401 with the login URL, 403 for a missing role, 503 with Retry-After for provider or
+    store trouble. `X-Auth-Request-Error` names the code so the proxy can show the login
+    server's own page for it."""
+    g.no_session_cookie = True
+    ended = error.ends_session
+    # A session that just ended (a refused refresh, a role lost at refresh) is a 401 whatever
+    # the code's own status: the browser must sign in again, and the login page names why.
+    status = 401 if ended else 503 if error.status in (502, 503, 504) else error.status
+    response = jsonify(error.as_dict())
+    response.status_code = status
+    response.headers[PREFIX + "Error"] = error.code
+    # Caddy hands a 401 to fetch/XHR callers as it is: the headers any JSON answer has here.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if status == 401:
+        has_token = request.headers.get("Authorization", "")[:7].lower() == "bearer "
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if has_token else "Bearer"
+        response.headers[PREFIX + "Redirect"] = login_url(error.code if ended else None)
+    elif status == 403:
+        response.headers[PREFIX + "Redirect"] = login_url(error.code)
+    elif status == 503:
+        response.headers["Retry-After"] = str(error.retry_after or 5)
+    log.debug("verify %s %s: %s", request.headers.get("X-Original-Method")
+             or request.headers.get("X-Forwarded-Method") or request.method, status, error.code)
+    return response
+
+
+@bp.errorhandler(StoreUnavailable)
+def store_down(_: StoreUnavailable) -> Response:
+    return refused(store_unavailable())
+
+
+@bp.errorhandler(InternalServerError)
+def internal(error: InternalServerError) -> Response:
+    """A store outage after the session was opened (token record, refresh lock) arrives
+    wrapped; it is still a 503 with Retry-After, not a 500."""
+    if isinstance(error.original_exception, StoreUnavailable):
+        return refused(store_unavailable())
+    return refused(AuthError("INVALID_REQUEST", "Internal error.", status=500, hint="See the server log."))
