@@ -14,11 +14,20 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from .providers import PRESETS, Preset, is_loopback_host, jwks_override, normalise_issuer
+from .providers import (
+    PRESETS,
+    Preset,
+    is_loopback_host,
+    issuer_problem,
+    jwks_override,
+    multi_tenant_issuer,
+    normalise_issuer,
+)
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _DEFAULT_COOKIE = "oidc_login"
+_ROLE_SOURCES = ("id", "access", "userinfo")
 
 
 class SettingsError(Exception):
@@ -70,6 +79,21 @@ class Settings:
     http_timeout: float = 5.0
     log_salt: str = field(default="", repr=False)
     instance_path: str = ""
+    # -- provider presets and LibreChat's claim settings (issue 13) --
+    username_claim: str = "preferred_username"
+    name_claim: str = "name"
+    email_claim: str = "email"
+    admin_roles: tuple[str, ...] = ()
+    admin_token_kind: str = "id"
+    admin_role_path: str = "roles"
+    allowed_tenants: tuple[str, ...] = ()
+    #: Extra authorization-request parameters from the preset (Google's access_type=offline).
+    auth_params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def token_issuer_template(self) -> str | None:
+        """Multi-tenant Entra: the issuer with `{tenantid}`, filled from each token's tid."""
+        return multi_tenant_issuer(self.provider, self.issuer)
 
     @property
     def redirect_uri(self) -> str:
@@ -91,7 +115,13 @@ class Settings:
 
     @property
     def wants_offline_access(self) -> bool:
-        return "offline_access" in self.scope.split()
+        """Refresh tokens are asked for (by scope, or by the preset's own parameters), or the
+        provider issues them anyway (Cognito)."""
+        return (
+            "offline_access" in self.scope.split()
+            or bool(self.auth_params)
+            or self.provider.refresh_by == "always"
+        )
 
 
 def _origin(url: str) -> str:
@@ -232,8 +262,8 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         )
 
     kind = (r.text("OPENID_REQUIRED_ROLE_TOKEN_KIND", "id") or "id").lower()
-    if kind not in ("id", "access"):
-        r.problems.append(f"OPENID_REQUIRED_ROLE_TOKEN_KIND={kind!r} must be 'id' or 'access'.")
+    if kind not in _ROLE_SOURCES:
+        r.problems.append(f"OPENID_REQUIRED_ROLE_TOKEN_KIND={kind!r} must be 'id', 'access' or 'userinfo'.")
     roles = tuple(x.strip() for x in (r.text("OPENID_REQUIRED_ROLE") or "").split(",") if x.strip())
 
     policy = r.text("OPENID_ROLE_POLICY")
@@ -251,6 +281,36 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
             f"SESSION_COOKIE_NAME={cookie_name!r} collides with identity providers' cookies "
             "on the same host (cookies ignore ports): choose another name."
         )
+
+    # -- provider presets and LibreChat's claim settings (issue 13) --
+    problem = issuer_problem(preset, raw_issuer)
+    if problem:
+        r.problems.append(problem)
+    if reuse and preset.reuse_refused:
+        r.problems.append(f"OPENID_REUSE_TOKENS=true cannot work with OPENID_PROVIDER={preset.name}: "
+                          + preset.reuse_refused)
+    auth_params: tuple[tuple[str, str], ...] = ()
+    if preset.refresh_by != "scope" and "offline_access" in scope.split():
+        scope = " ".join(s for s in scope.split() if s != "offline_access")  # the provider rejects it
+        auth_params = preset.offline_params
+    admin_kind = (r.text("OPENID_ADMIN_ROLE_TOKEN_KIND", "id") or "id").lower()
+    if admin_kind not in _ROLE_SOURCES:
+        r.problems.append(f"OPENID_ADMIN_ROLE_TOKEN_KIND={admin_kind!r} must be 'id', 'access' or 'userinfo'.")
+    tenants = tuple(x.strip() for x in (r.text("OPENID_ALLOWED_TENANTS") or "").split(",") if x.strip())
+    if tenants and not multi_tenant_issuer(preset, issuer):
+        r.problems.append("OPENID_ALLOWED_TENANTS applies only to a multi-tenant Entra ID issuer "
+                          "(OPENID_PROVIDER=entra, tenant common or organizations): unset it, or fix "
+                          "OPENID_ISSUER.")
+    identity = {
+        "username_claim": r.text("OPENID_USERNAME_CLAIM", "preferred_username") or "preferred_username",
+        "name_claim": r.text("OPENID_NAME_CLAIM", "name") or "name",
+        "email_claim": r.text("OPENID_EMAIL_CLAIM", "email") or "email",
+        "admin_roles": tuple(x.strip() for x in (r.text("OPENID_ADMIN_ROLE") or "").split(",") if x.strip()),
+        "admin_token_kind": admin_kind,
+        "admin_role_path": r.text("OPENID_ADMIN_ROLE_PARAMETER_PATH", preset.role_path) or preset.role_path,
+        "allowed_tenants": tenants,
+        "auth_params": auth_params,
+    }
 
     instance = os.path.abspath(r.text("INSTANCE_PATH", os.path.join(os.getcwd(), "instance")) or "instance")
 
@@ -273,7 +333,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         or domain_client + "/login",
         required_roles=roles,
         role_token_kind=kind,
-        role_path=r.text("OPENID_REQUIRED_ROLE_PARAMETER_PATH", "roles") or "roles",
+        role_path=r.text("OPENID_REQUIRED_ROLE_PARAMETER_PATH", preset.role_path) or preset.role_path,
         role_policy_path=policy,
         clock_tolerance=r.number("OPENID_CLOCK_TOLERANCE", 60),
         refresh_margin=r.number("OPENID_REFRESH_MARGIN", 60),
@@ -295,6 +355,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         log_salt=r.text("LOG_SALT")
         or hashlib.sha256(("log-salt:" + secret).encode()).hexdigest(),
         instance_path=instance,
+        **identity,
     )
     if r.problems:
         raise SettingsError(r.problems)

@@ -55,15 +55,13 @@ class Refresher:
         client: TokenClient,
         verifier: TokenVerifier,
         *,
-        roles_of: Callable[[dict[str, Any] | None, dict[str, Any]], list[str] | None],
-        check_roles: Callable[[list[str]], None],
+        assess: Callable[[TokenSet, dict[str, Any] | None, dict[str, Any], str | None], None],
         policy: RefreshPolicy | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.verifier = verifier
-        self.roles_of = roles_of
-        self.check_roles = check_roles
+        self.assess = assess  # roles and admin again (userinfo too): Entitlements.at_refresh
         self.policy = policy or RefreshPolicy()
         self.grants_sent = 0
 
@@ -175,10 +173,7 @@ class Refresher:
         if latest.access_sub is not None and access_claims.get("sub") != latest.access_sub:
             raise AuthError("REFRESH_FAILED", "The refreshed access token names another user (sub).")
         fresh = TokenSet.from_response(response, sub=latest.sub, access_claims=access_claims, previous=latest)
-        roles = self.roles_of(id_claims, access_claims)
-        if roles is not None:
-            fresh.roles = roles
-        self.check_roles(fresh.roles)
+        self.assess(fresh, id_claims, access_claims, access)
         return fresh
 
     def _backoff(self, tsid: str, latest: TokenSet, cause: AuthError | None = None) -> AuthError:

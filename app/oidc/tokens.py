@@ -28,6 +28,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from ..errors import AuthError
 from .discovery import Discovery
 from .keys import ASYMMETRIC_ALGS, KeyCache
+from .quirks import TokenQuirks
 
 TokenFormat = Literal["jwt", "jwe", "opaque"]
 ACCESS_TOKEN_TYPES = {None, "jwt", "at+jwt", "application/at+jwt"}
@@ -93,6 +94,7 @@ class TokenVerifier:
         audience: str | None,
         leeway: int,
         hints: dict[str, str] | None = None,
+        quirks: TokenQuirks | None = None,
     ) -> None:
         self.discovery = discovery
         self.keys = keys
@@ -101,6 +103,7 @@ class TokenVerifier:
         self.audience = audience
         self.leeway = leeway
         self.hints = hints or {}
+        self.quirks = quirks or TokenQuirks()  # the provider preset's token rules
         self.cache = VerifiedCache()
 
     # -- public API ----------------------------------------------------------------------
@@ -119,6 +122,7 @@ class TokenVerifier:
         self._check_typ(header, ID_TOKEN_TYPES)
         self._registered(claims, self.client_id, self.leeway)
         self.check_azp(claims)
+        self.quirks.check_token_use(claims, "id", self.hints.get("INVALID_AUDIENCE"))
         if check_nonce:
             self.check_nonce(claims, nonce)
         self.check_at_hash(claims, access_token, header["alg"])
@@ -133,7 +137,8 @@ class TokenVerifier:
             return cached[1]
         header, claims = self._decode(token, "access")
         self._check_typ(header, ACCESS_TOKEN_TYPES)
-        self._registered(claims, self.audience or self.client_id, 0)
+        self._registered(claims, self._access_audience(claims), 0)
+        self.quirks.check_token_use(claims, "access", self.hints.get("INVALID_AUDIENCE"))
         self.cache.put(digest, float(claims["exp"]), ("reuse", claims))
         return claims
 
@@ -151,10 +156,16 @@ class TokenVerifier:
             kind = "id"
             self._registered(claims, self.client_id, self.leeway)
             self.check_azp(claims)
+            self.quirks.check_token_use(claims, "id", self.hints.get("INVALID_AUDIENCE"))
         elif self.audience and self._aud_contains(claims, self.audience):
             kind = "access"
             self._check_typ(header, ACCESS_TOKEN_TYPES)
             self._registered(claims, self.audience, self.leeway)
+        elif self.quirks.client_in_claim(claims, self.client_id):
+            kind = "access"  # Cognito: no aud, the client in client_id
+            self._check_typ(header, ACCESS_TOKEN_TYPES)
+            self._registered(claims, None, self.leeway)
+            self.quirks.check_token_use(claims, "access", self.hints.get("INVALID_AUDIENCE"))
         else:
             # Run the registered checks first so iss/exp problems are named precisely.
             self._registered(claims, self.audience or self.client_id, self.leeway)
@@ -184,6 +195,8 @@ class TokenVerifier:
                 raise self._error("INVALID_SIGNATURE", "The ID token is not a signed JWT.")
             raise self._error("OPAQUE_ACCESS_TOKEN", f"The token is {kind}, not a signed JWT.")
         header = jws.extract_compact(token.encode("ascii")).protected
+        if what != "id":
+            self.quirks.reject_foreign(token, header)  # Graph's tokens: explained, not a bad signature
         alg = header.get("alg")
         allowed = self.allowed_algorithms()
         if not isinstance(alg, str) or alg not in allowed:
@@ -208,15 +221,25 @@ class TokenVerifier:
 
     # -- claims ----------------------------------------------------------------------------
 
-    def _registered(self, claims: dict[str, Any], audience: str, leeway: int) -> None:
-        """iss, sub, aud, exp, nbf, iat through joserfc's registry, mapped to our codes."""
-        registry = JWTClaimsRegistry(
-            leeway=leeway,
-            iss={"essential": True, "value": self.issuer},
-            sub={"essential": True},
-            aud={"essential": True, "value": audience},
-            exp={"essential": True},
-        )
+    def _access_audience(self, claims: dict[str, Any]) -> str | None:
+        """The aud a reused access token must carry; None when the preset names the client in
+        another claim instead and this token does so (Cognito's client_id)."""
+        if self.quirks.client_in_claim(claims, self.client_id):
+            return None
+        return self.audience or self.client_id
+
+    def _registered(self, claims: dict[str, Any], audience: str | None, leeway: int) -> None:
+        """iss, sub, aud, exp, nbf, iat through joserfc's registry, mapped to our codes.
+        `audience` None: no aud rule (the caller checked the client otherwise)."""
+        issuers = self.quirks.issuers_for(claims, self.issuer, self.hints.get("INVALID_ISSUER"))
+        rules: dict[str, Any] = {
+            "iss": {"essential": True, "values": issuers},
+            "sub": {"essential": True},
+            "exp": {"essential": True},
+        }
+        if audience is not None:
+            rules["aud"] = {"essential": True, "value": audience}
+        registry = JWTClaimsRegistry(leeway=leeway, **rules)
         try:
             registry.validate(claims)
         except MissingClaimError as exc:
@@ -237,7 +260,8 @@ class TokenVerifier:
         if claim == "iss":
             return self._error(
                 "INVALID_ISSUER",
-                f"The token's iss is {claims.get('iss')!r}; expected {self.issuer!r}.",
+                f"The token's iss is {claims.get('iss')!r}; expected {self.issuer!r}"
+                + (" with the token's tenant id" if self.quirks.issuer_template else "") + ".",
             )
         if claim == "aud":
             return self._error(

@@ -16,6 +16,7 @@ from ..errors import AuthError, error_for_code
 from ..logs import user_ref
 from ..oidc.client import token_auth_method
 from ..oidc.login import check_response, finish_login
+from ..providers import hosted_logout_url
 from ..services import Services
 from . import session as state
 from .guard import login_required
@@ -90,6 +91,7 @@ def start() -> Any:
     extra: dict[str, Any] = {"nonce": secrets.token_urlsafe(24)}
     if settings.audience:
         extra["audience"] = settings.audience
+    extra.update(settings.auth_params)  # the preset's own (Google: access_type=offline)
     rv = client.create_authorization_url(settings.redirect_uri, **extra)
     client.save_authorize_data(redirect_uri=settings.redirect_uri, return_to=return_to, **rv)
     return redirect(rv["url"], code=302)
@@ -117,8 +119,7 @@ def callback() -> Any:
             nonce=state_data.get("nonce"),
             verifier=services.verifier,
             rules=rules,
-            roles_of=services.roles_from,
-            check_roles=services.check_roles,
+            assess=services.entitlements.at_login,
             return_to=safe_return_to(state_data.get("return_to")),
         )
     except AuthError as error:
@@ -209,6 +210,10 @@ def _end_session_url(id_token: str | None) -> str | None:
         endpoint = _services().discovery.metadata().get("end_session_endpoint")
     except AuthError:
         return None
+    hosted = hosted_logout_url(settings.provider, _services().discovery.metadata(), {
+        "client_id": settings.client_id, "post_logout_redirect_uri": settings.post_logout_redirect_uri})
+    if hosted:  # Cognito's hosted-UI logout instead of end_session_endpoint
+        return hosted
     if not endpoint:
         return None
     params = {"client_id": settings.client_id, "post_logout_redirect_uri": settings.post_logout_redirect_uri}
