@@ -79,9 +79,8 @@ def build_services(settings: Settings) -> Services:
         ttl=settings.discovery_ttl,
         jwks_uri_override=settings.jwks_uri_override,
         hints=hints,
+        expected_issuer=settings.token_issuer_template,  # multi-tenant Entra: the {tenantid} template
     )
-    if settings.token_issuer_template:
-        discovery.expected_issuer = settings.token_issuer_template
     keys = KeyCache(lambda: discovery.metadata()["jwks_uri"], http, ttl=settings.jwks_ttl)
     verifier = TokenVerifier(
         discovery,
