@@ -15,7 +15,7 @@ from .oidc.http import ProviderHttp
 from .oidc.keys import KeyCache
 from .oidc.login import LoginRules
 from .oidc.refresh import Refresher, RefreshPolicy
-from .oidc.roles import RolePolicy, check_required, extract_roles
+from .oidc.roles import RolePolicy
 from .oidc.quirks import TokenQuirks
 from .oidc.tokens import TokenVerifier
 from .oidc.userinfo import UserinfoClient
@@ -35,19 +35,6 @@ class Services:
     refresher: Refresher
     policy: RolePolicy | None
     entitlements: Entitlements  # required roles and admin, at login and at every refresh
-
-    def roles_from(self, id_claims: dict[str, Any] | None, access_claims: dict[str, Any] | None) -> list[str] | None:
-        """Roles from the token OPENID_REQUIRED_ROLE_TOKEN_KIND names; None when that token
-        is not at hand (e.g. a refresh answer without an ID token: keep the old roles)."""
-        claims = access_claims if self.settings.role_token_kind == "access" else id_claims
-        if claims is None:
-            return None
-        return extract_roles(claims, self.settings.role_path)
-
-    def check_roles(self, roles: list[str]) -> None:
-        check_required(
-            roles, self.settings.required_roles, self.settings.provider.hints.get("ROLE_REQUIRED")
-        )
 
     @property
     def login_rules(self) -> LoginRules:

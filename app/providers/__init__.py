@@ -1,6 +1,6 @@
-"""Provider presets as data: how each provider's issuer, JWKS and hints look.
+"""Provider presets as data: how each provider's issuer, JWKS, tokens and hints look.
 
-Adding a provider (Entra ID, Google, Keycloak ...) is one more `Preset` row in `PRESETS`,
+Adding a provider is one more `Preset` row (saas.py, cloud.py; the fields are in preset.py),
 not a new code path. Everything here is plain data plus small pure functions.
 """
 
