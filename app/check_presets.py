@@ -83,6 +83,15 @@ def check_keycloak_audience(ctx: "Context") -> "Result | None":
     )
 
 
+def check_cognito_audience(ctx: "Context") -> "Result | None":
+    s = ctx.settings
+    if not (s.provider.access_client_claim and s.audience):
+        return None
+    return _result("audience", WARN, f"OPENID_AUDIENCE={s.audience!r} is not used: {s.provider.name} access "
+                   f"tokens have no aud, they name the app client in {s.provider.access_client_claim}",
+                   "Leave OPENID_AUDIENCE unset; access tokens are checked against OPENID_CLIENT_ID.")
+
+
 def check_userinfo(ctx: "Context") -> "Result | None":
     s = ctx.settings
     if "userinfo" not in (s.role_token_kind, s.admin_token_kind if s.admin_roles else "") or ctx.doc is None:
@@ -112,6 +121,7 @@ PRESET_CHECKS = [
     check_entra_access_tokens,
     check_role_claims,
     check_keycloak_audience,
+    check_cognito_audience,
     check_userinfo,
     check_hosted_logout,
 ]

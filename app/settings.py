@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _DEFAULT_COOKIE = "oidc_login"
 _ROLE_SOURCES = ("id", "access", "userinfo")
+_TENANT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class SettingsError(Exception):
@@ -297,6 +299,10 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
     if admin_kind not in _ROLE_SOURCES:
         r.problems.append(f"OPENID_ADMIN_ROLE_TOKEN_KIND={admin_kind!r} must be 'id', 'access' or 'userinfo'.")
     tenants = tuple(x.strip() for x in (r.text("OPENID_ALLOWED_TENANTS") or "").split(",") if x.strip())
+    odd = [t for t in tenants if not _TENANT_ID.fullmatch(t)]
+    if odd:
+        r.problems.append(f"OPENID_ALLOWED_TENANTS: {', '.join(odd)} not a tenant id: use the Directory "
+                          "(tenant) IDs (GUIDs) from Microsoft Entra ID → Overview, not domain names.")
     if tenants and not multi_tenant_issuer(preset, issuer):
         r.problems.append("OPENID_ALLOWED_TENANTS applies only to a multi-tenant Entra ID issuer "
                           "(OPENID_PROVIDER=entra, tenant common or organizations): unset it, or fix "

@@ -131,3 +131,10 @@ def test_cognito_hosted_ui_domain_as_issuer_is_a_settings_failure(env, monkeypat
                       "OPENID_ISSUER": "https://acme.auth.eu-west-1.amazoncognito.com"})
     code, statuses, data = run(capsys)
     assert code == 1 and "hosted-UI domain" in detail(data, "settings")
+
+
+def test_cognito_audience_is_unused_and_said_so(env, provider, monkeypatch, capsys):
+    use(monkeypatch, {**P.cognito(provider), "OPENID_AUDIENCE": "https://api.example.com"})
+    code, statuses, data = run(capsys)
+    assert code == 0 and statuses["audience"] == WARN
+    assert "client_id" in detail(data, "audience")

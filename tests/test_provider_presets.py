@@ -151,3 +151,11 @@ def test_new_presets_have_labels_and_hints_naming_their_screens(name: str) -> No
         assert preset.hints[code], (name, code)
     for code in ("INVALID_AUDIENCE", "TOKEN_EXCHANGE_FAILED"):
         assert "→" in preset.hints[code], (name, code)  # a path through the provider's screens
+
+
+def test_allowed_tenants_must_be_tenant_ids() -> None:
+    found = problems(OPENID_PROVIDER="entra", OPENID_ISSUER="common",
+                     OPENID_ALLOWED_TENANTS=f"{TID}, contoso.onmicrosoft.com")
+    assert any("contoso.onmicrosoft.com" in p and "GUID" in p for p in found), found
+    assert settings(OPENID_PROVIDER="entra", OPENID_ISSUER="common",
+                    OPENID_ALLOWED_TENANTS=TID).allowed_tenants == (TID,)

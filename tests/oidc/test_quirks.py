@@ -82,6 +82,6 @@ def test_token_quirks_come_from_the_preset_only():
                                          use_dotenv=False))
     assert cognito.access_client_claim == "client_id" and cognito.token_use_claim == "token_use"
     entra = token_quirks(load_settings({**base, "OPENID_PROVIDER": "entra", "OPENID_ISSUER": "common",
-                                        "OPENID_ALLOWED_TENANTS": "t1,t2"}, use_dotenv=False))
+                                        "OPENID_ALLOWED_TENANTS": f"{P.TENANT},{P.OTHER_TENANT}"}, use_dotenv=False))
     assert entra.issuer_template == "https://login.microsoftonline.com/{tenantid}/v2.0"
-    assert entra.allowed_tenants == {"t1", "t2"}
+    assert entra.allowed_tenants == {P.TENANT, P.OTHER_TENANT}
