@@ -207,10 +207,11 @@ def logout() -> Any:
 def _end_session_url(id_token: str | None) -> str | None:
     settings = _services().settings
     try:
-        endpoint = _services().discovery.metadata().get("end_session_endpoint")
+        metadata = _services().discovery.metadata()
     except AuthError:
         return None
-    hosted = hosted_logout_url(settings.provider, _services().discovery.metadata(), {
+    endpoint = metadata.get("end_session_endpoint")
+    hosted = hosted_logout_url(settings.provider, metadata, {
         "client_id": settings.client_id, "post_logout_redirect_uri": settings.post_logout_redirect_uri})
     if hosted:  # Cognito's hosted-UI logout instead of end_session_endpoint
         return hosted
