@@ -28,6 +28,7 @@ from .errors import SPECS, AuthError
 from .oidc.http import ProviderHttp
 from .oidc.keys import ASYMMETRIC_ALGS, KeyCache
 from .oidc.logout import BACKCHANNEL_PATH
+from .check_presets import PRESET_CHECKS
 from .providers import is_loopback_host
 from .settings import PLACEHOLDER_SECRET, Settings, SettingsError, load_settings
 
@@ -92,7 +93,7 @@ def check_discovery(ctx: Context) -> Result:
 def check_issuer(ctx: Context) -> Result | None:
     if ctx.doc is None:
         return None
-    expected, actual = ctx.settings.issuer, ctx.doc.get("issuer")
+    expected, actual = ctx.settings.token_issuer_template or ctx.settings.issuer, ctx.doc.get("issuer")
     detail = f"expected {expected!r} (OPENID_ISSUER with the {ctx.settings.provider.name} rules), discovery says {actual!r}"
     if actual == expected:
         return Result("issuer", OK, f"{expected!r} matches discovery")
@@ -179,6 +180,9 @@ def check_offline_access(ctx: Context) -> Result | None:
     if not (s.wants_offline_access or s.reuse_tokens):
         return None
     name = "offline_access"
+    if s.provider.refresh_by != "scope":  # Cognito, Google: refresh tokens without that scope
+        how = "always" if s.provider.refresh_by == "always" else "with " + "&".join("=".join(p) for p in s.auth_params)
+        return Result(name, OK, f"not sent ({s.provider.name} rejects it); refresh tokens come {how}")
     if s.reuse_tokens and not s.wants_offline_access:
         return Result(name, FAIL,
                       f"OPENID_REUSE_TOKENS=true needs a refresh token, but OPENID_SCOPE ({s.scope!r}) lacks offline_access",
@@ -346,6 +350,7 @@ CHECKS: list[Check] = [
     check_pkce,
     check_offline_access,
     check_access_token_audience,
+    *PRESET_CHECKS,  # the provider presets' usual mistakes (check_presets.py)
     check_callback_url,
     check_backchannel_logout,
     check_revocation,

@@ -10,13 +10,16 @@ from typing import Any
 from .errors import AuthError
 from .oidc.client import TokenClient
 from .oidc.discovery import Discovery
+from .oidc.identity import ClaimNames, Entitlements, RoleRule, profile
 from .oidc.http import ProviderHttp
 from .oidc.keys import KeyCache
 from .oidc.login import LoginRules
 from .oidc.logout import LogoutTokenValidator, Revoker
 from .oidc.refresh import Refresher, RefreshPolicy
-from .oidc.roles import RolePolicy, check_required, extract_roles
+from .oidc.roles import RolePolicy
+from .oidc.quirks import TokenQuirks
 from .oidc.tokens import TokenVerifier
+from .oidc.userinfo import UserinfoClient
 from .settings import Settings
 from .store import Store, open_store
 from .store.index import SessionIndex
@@ -35,23 +38,11 @@ class Services:
     refresher: Refresher
     policy: RolePolicy | None
     keyer: Keyer
+    entitlements: Entitlements  # required roles and admin, at login and at every refresh
     # Logout everywhere: back-channel logout tokens, the sid/sub -> sessions index, revocation.
     logout_tokens: LogoutTokenValidator = None  # type: ignore[assignment]  # set in build_services
     index: SessionIndex = None  # type: ignore[assignment]
     revoker: Revoker = None  # type: ignore[assignment]
-
-    def roles_from(self, id_claims: dict[str, Any] | None, access_claims: dict[str, Any] | None) -> list[str] | None:
-        """Roles from the token OPENID_REQUIRED_ROLE_TOKEN_KIND names; None when that token
-        is not at hand (e.g. a refresh answer without an ID token: keep the old roles)."""
-        claims = access_claims if self.settings.role_token_kind == "access" else id_claims
-        if claims is None:
-            return None
-        return extract_roles(claims, self.settings.role_path)
-
-    def check_roles(self, roles: list[str]) -> None:
-        check_required(
-            roles, self.settings.required_roles, self.settings.provider.hints.get("ROLE_REQUIRED")
-        )
 
     @property
     def login_rules(self) -> LoginRules:
@@ -61,7 +52,13 @@ class Services:
             reuse_tokens=self.settings.reuse_tokens,
             role_token_kind=self.settings.role_token_kind,
             hints=self.settings.provider.hints,
+            needs_access_claims=self.entitlements.needs_access_claims,
+            claim_names=claim_names(self.settings),
         )
+
+    def profile(self, claims: dict[str, Any]) -> dict[str, Any]:
+        """The user's sub, iss, email, name, username and picture under the claim settings."""
+        return profile(claims, claim_names(self.settings))
 
     def error(self, code: str, detail: str | None = None, **kwargs: Any) -> AuthError:
         """An AuthError with the provider preset's own hint when it has one."""
@@ -77,6 +74,7 @@ def build_services(settings: Settings) -> Services:
         ttl=settings.discovery_ttl,
         jwks_uri_override=settings.jwks_uri_override,
         hints=hints,
+        expected_issuer=settings.token_issuer_template,  # multi-tenant Entra: the {tenantid} template
     )
     keys = KeyCache(lambda: discovery.metadata()["jwks_uri"], http, ttl=settings.jwks_ttl)
     verifier = TokenVerifier(
@@ -87,10 +85,12 @@ def build_services(settings: Settings) -> Services:
         audience=settings.audience,
         leeway=settings.clock_tolerance,
         hints=hints,
+        quirks=token_quirks(settings),
     )
     client = TokenClient(discovery, http, settings.client_id, settings.client_secret)
     store = open_store(settings.redis_uri, os.path.join(settings.instance_path, "store"))
     services = Services(
+        entitlements=build_entitlements(settings, UserinfoClient(discovery, http)),
         settings=settings,
         http=http,
         discovery=discovery,
@@ -105,11 +105,49 @@ def build_services(settings: Settings) -> Services:
     services.refresher = Refresher(
         client,
         verifier,
-        roles_of=services.roles_from,
-        check_roles=services.check_roles,
+        assess=services.entitlements.at_refresh,
         policy=RefreshPolicy(margin=settings.refresh_margin, record_ttl=settings.max_lifetime),
     )
     services.logout_tokens = LogoutTokenValidator(verifier, store, leeway=settings.clock_tolerance)
     services.index = SessionIndex(store, settings.session_secret)
     services.revoker = Revoker(discovery, client, enabled=settings.revoke_on_logout)
     return services
+
+
+# -- provider presets and LibreChat's claim settings (issue 13) ---------------------------------
+
+
+def claim_names(settings: Settings) -> ClaimNames:
+    return ClaimNames(username=settings.username_claim, name=settings.name_claim, email=settings.email_claim)
+
+
+def token_quirks(settings: Settings) -> TokenQuirks:
+    """The preset's token rules, for the verifier."""
+    preset = settings.provider
+    return TokenQuirks(
+        issuer_template=settings.token_issuer_template,
+        placeholder=preset.tenant_placeholder,
+        tenant_claim=preset.tenant_claim,
+        allowed_tenants=frozenset(settings.allowed_tenants),
+        issuer_aliases=preset.issuer_aliases,
+        access_client_claim=preset.access_client_claim,
+        token_use_claim=preset.token_use_claim,
+        token_use_values=preset.token_use_values,
+        foreign_audiences=frozenset(preset.foreign_audiences),
+        foreign_header_nonce=preset.foreign_header_nonce,
+        foreign_hint=preset.foreign_hint,
+    )
+
+
+def build_entitlements(settings: Settings, userinfo: UserinfoClient) -> Entitlements:
+    preset = settings.provider
+    return Entitlements(
+        required=settings.required_roles,
+        required_rule=RoleRule(settings.role_token_kind, settings.role_path),
+        admin_roles=settings.admin_roles,
+        admin_rule=RoleRule(settings.admin_token_kind, settings.admin_role_path),
+        userinfo=userinfo.fetch,
+        role_hint=preset.hints.get("ROLE_REQUIRED"),
+        overage_claims=preset.overage_claims,
+        overage_hint=preset.overage_hint,
+    )

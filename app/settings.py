@@ -8,19 +8,30 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from .providers import PRESETS, Preset, is_loopback_host, jwks_override, normalise_issuer
+from .providers import (
+    PRESETS,
+    Preset,
+    is_loopback_host,
+    issuer_problem,
+    jwks_override,
+    multi_tenant_issuer,
+    normalise_issuer,
+)
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _DEFAULT_COOKIE = "oidc_login"
 #: The value `.env.example` ships: a copied example must never run a public server.
 PLACEHOLDER_SECRET = "change-me-to-64-hex-characters-from-openssl-rand-hex-32"
+_ROLE_SOURCES = ("id", "access", "userinfo")
+_TENANT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class SettingsError(Exception):
@@ -79,6 +90,21 @@ class Settings:
     max_logout_url_length: int = 2000
     # Forward auth (issue 9): /api/auth/verify also answers the access token (reuse on only).
     pass_access_token: bool = False
+    # -- provider presets and LibreChat's claim settings (issue 13) --
+    username_claim: str = "preferred_username"
+    name_claim: str = "name"
+    email_claim: str = "email"
+    admin_roles: tuple[str, ...] = ()
+    admin_token_kind: str = "id"
+    admin_role_path: str = "roles"
+    allowed_tenants: tuple[str, ...] = ()
+    #: Extra authorization-request parameters from the preset (Google's access_type=offline).
+    auth_params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def token_issuer_template(self) -> str | None:
+        """Multi-tenant Entra: the issuer with `{tenantid}`, filled from each token's tid."""
+        return multi_tenant_issuer(self.provider, self.issuer)
 
     @property
     def redirect_uri(self) -> str:
@@ -100,7 +126,13 @@ class Settings:
 
     @property
     def wants_offline_access(self) -> bool:
-        return "offline_access" in self.scope.split()
+        """Refresh tokens are asked for (by scope, or by the preset's own parameters), or the
+        provider issues them anyway (Cognito)."""
+        return (
+            "offline_access" in self.scope.split()
+            or bool(self.auth_params)
+            or self.provider.refresh_by == "always"
+        )
 
 
 def _origin(url: str) -> str:
@@ -248,8 +280,8 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         )
 
     kind = (r.text("OPENID_REQUIRED_ROLE_TOKEN_KIND", "id") or "id").lower()
-    if kind not in ("id", "access"):
-        r.problems.append(f"OPENID_REQUIRED_ROLE_TOKEN_KIND={kind!r} must be 'id' or 'access'.")
+    if kind not in _ROLE_SOURCES:
+        r.problems.append(f"OPENID_REQUIRED_ROLE_TOKEN_KIND={kind!r} must be 'id', 'access' or 'userinfo'.")
     roles = tuple(x.strip() for x in (r.text("OPENID_REQUIRED_ROLE") or "").split(",") if x.strip())
 
     policy = r.text("OPENID_ROLE_POLICY")
@@ -280,6 +312,40 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
             "on the same host (cookies ignore ports): choose another name."
         )
 
+    # -- provider presets and LibreChat's claim settings (issue 13) --
+    problem = issuer_problem(preset, raw_issuer)
+    if problem:
+        r.problems.append(problem)
+    if reuse and preset.reuse_refused:
+        r.problems.append(f"OPENID_REUSE_TOKENS=true cannot work with OPENID_PROVIDER={preset.name}: "
+                          + preset.reuse_refused)
+    auth_params: tuple[tuple[str, str], ...] = ()
+    if preset.refresh_by != "scope" and "offline_access" in scope.split():
+        scope = " ".join(s for s in scope.split() if s != "offline_access")  # the provider rejects it
+        auth_params = preset.offline_params
+    admin_kind = (r.text("OPENID_ADMIN_ROLE_TOKEN_KIND", "id") or "id").lower()
+    if admin_kind not in _ROLE_SOURCES:
+        r.problems.append(f"OPENID_ADMIN_ROLE_TOKEN_KIND={admin_kind!r} must be 'id', 'access' or 'userinfo'.")
+    tenants = tuple(x.strip() for x in (r.text("OPENID_ALLOWED_TENANTS") or "").split(",") if x.strip())
+    odd = [t for t in tenants if not _TENANT_ID.fullmatch(t)]
+    if odd:
+        r.problems.append(f"OPENID_ALLOWED_TENANTS: {', '.join(odd)} not a tenant id: use the Directory "
+                          "(tenant) IDs (GUIDs) from Microsoft Entra ID → Overview, not domain names.")
+    if tenants and not multi_tenant_issuer(preset, issuer):
+        r.problems.append("OPENID_ALLOWED_TENANTS applies only to a multi-tenant Entra ID issuer "
+                          "(OPENID_PROVIDER=entra, tenant common or organizations): unset it, or fix "
+                          "OPENID_ISSUER.")
+    identity = {
+        "username_claim": r.text("OPENID_USERNAME_CLAIM", "preferred_username") or "preferred_username",
+        "name_claim": r.text("OPENID_NAME_CLAIM", "name") or "name",
+        "email_claim": r.text("OPENID_EMAIL_CLAIM", "email") or "email",
+        "admin_roles": tuple(x.strip() for x in (r.text("OPENID_ADMIN_ROLE") or "").split(",") if x.strip()),
+        "admin_token_kind": admin_kind,
+        "admin_role_path": r.text("OPENID_ADMIN_ROLE_PARAMETER_PATH", preset.role_path) or preset.role_path,
+        "allowed_tenants": tenants,
+        "auth_params": auth_params,
+    }
+
     instance = os.path.abspath(r.text("INSTANCE_PATH", os.path.join(os.getcwd(), "instance")) or "instance")
 
     settings = Settings(
@@ -302,7 +368,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         or domain_client + "/login",
         required_roles=roles,
         role_token_kind=kind,
-        role_path=r.text("OPENID_REQUIRED_ROLE_PARAMETER_PATH", "roles") or "roles",
+        role_path=r.text("OPENID_REQUIRED_ROLE_PARAMETER_PATH", preset.role_path) or preset.role_path,
         role_policy_path=policy,
         clock_tolerance=r.number("OPENID_CLOCK_TOLERANCE", 60),
         refresh_margin=r.number("OPENID_REFRESH_MARGIN", 60),
@@ -328,6 +394,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         revoke_on_logout=r.flag("OPENID_REVOKE_ON_LOGOUT", True),
         max_logout_url_length=r.number("OPENID_MAX_LOGOUT_URL_LENGTH", 2000, minimum=200),
         pass_access_token=r.flag("OPENID_PASS_ACCESS_TOKEN", False),
+        **identity,
     )
     if r.problems:
         raise SettingsError(r.problems)

@@ -201,7 +201,7 @@ def test_issuer_required_except_for_workos() -> None:
 
 def test_unknown_provider_is_a_settings_problem() -> None:
     with pytest.raises(SettingsError) as info:
-        settings_for(OPENID_PROVIDER="keycloak", OPENID_ISSUER="https://idp.example.com")
+        settings_for(OPENID_PROVIDER="pingfederate", OPENID_ISSUER="https://idp.example.com")
     assert any("OPENID_PROVIDER" in p for p in info.value.problems)
 
 

@@ -57,7 +57,7 @@ def test_every_malformed_variable_reported_at_once():
         "OPENID_ISSUER": "http://idp.example.com",
         "OPENID_CLIENT_ID": "c",
         "OPENID_SESSION_SECRET": "short",
-        "OPENID_PROVIDER": "keycloak",
+        "OPENID_PROVIDER": "pingfederate",
         "OPENID_CALLBACK_URL": "callback",
         "OPENID_REUSE_TOKENS": "maybe",
         "OPENID_CLOCK_TOLERANCE": "sixty",

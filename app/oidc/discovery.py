@@ -29,8 +29,12 @@ class Discovery:
         jwks_uri_override: str | None = None,
         attempts: int = 2,
         hints: dict[str, str] | None = None,
+        expected_issuer: str | None = None,
     ) -> None:
         self.issuer = issuer
+        #: What the document's `issuer` must say: the issuer itself, or for a multi-tenant
+        #: Entra issuer (.../common/v2.0) its `{tenantid}` template.
+        self.expected_issuer = expected_issuer or issuer
         self.url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         self.http = http
         self.ttl = ttl
@@ -88,11 +92,11 @@ class Discovery:
                 f"The discovery document lacks {', '.join(missing)}.",
                 hint="Point OPENID_ISSUER at an OpenID Connect provider (not a plain OAuth2 server).",
             )
-        if doc["issuer"] != self.issuer:
+        if doc["issuer"] != self.expected_issuer:
             raise AuthError(
                 "INVALID_ISSUER",
                 f"Discovery says the issuer is {doc['issuer']!r} but OPENID_ISSUER is "
-                f"{self.issuer!r}.",
+                f"{self.expected_issuer!r}.",
                 hint=self.hints.get("INVALID_ISSUER")
                 or f"Set OPENID_ISSUER to exactly {doc['issuer']!r} (issuers are compared "
                 "character for character, trailing slash included).",

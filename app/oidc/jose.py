@@ -75,13 +75,9 @@ def is_logout_token(header: dict[str, Any], claims: dict[str, Any]) -> bool:
 
 def access_shaped(header: dict[str, Any], claims: dict[str, Any]) -> bool:
     """Looks like an access token, not an ID token: typed `at+jwt` (RFC 9068), or carrying
-    a scope (`scope`/`scp`) or Cognito's `token_use: access`, which ID tokens never do."""
-    return (
-        token_type(header) in TYPED_ACCESS
-        or "scope" in claims
-        or "scp" in claims
-        or claims.get("token_use") == "access"
-    )
+    a scope (`scope`/`scp`), which ID tokens never do. (Cognito's `token_use` is its preset's
+    rule, with its own hint.)"""
+    return token_type(header) in TYPED_ACCESS or "scope" in claims or "scp" in claims
 
 
 def token_digest(token: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import AuthError
+from .identity import ClaimNames, profile
 from .tokens import TokenVerifier, classify
 from .tokenset import TokenSet
 
@@ -27,8 +28,12 @@ class LoginResult:
 class LoginRules:
     issuer: str
     reuse_tokens: bool
-    role_token_kind: str  # "id" or "access"
+    role_token_kind: str  # "id", "access" or "userinfo"
     hints: Mapping[str, str]
+    #: Roles (required or admin) are read from the access token: it must be a verified JWT.
+    needs_access_claims: bool = False
+    #: LibreChat's claim names for username, name and email.
+    claim_names: ClaimNames = ClaimNames()
 
 
 def check_response(
@@ -71,11 +76,12 @@ def finish_login(
     nonce: str | None,
     verifier: TokenVerifier,
     rules: LoginRules,
-    roles_of: Callable[[dict[str, Any] | None, dict[str, Any] | None], list[str] | None],
-    check_roles: Callable[[list[str]], None],
+    assess: Callable[[TokenSet, dict[str, Any], dict[str, Any] | None, str | None], None],
     return_to: str,
 ) -> LoginResult:
-    """Validate the ID token, then (with reuse) the access and refresh tokens, then roles."""
+    """Validate the ID token, then (with reuse) the access and refresh tokens, then roles and
+    admin (`assess`: Entitlements.at_login). The result's claims carry the profile under the
+    configured claim names (email, name, username)."""
     id_token = token_response.get("id_token")
     if not id_token:
         raise AuthError(
@@ -88,7 +94,7 @@ def finish_login(
     claims = verifier.verify_id_token(id_token, nonce=nonce, access_token=access_token)
     fmt = classify(access_token)
     access_claims = None
-    if rules.reuse_tokens or rules.role_token_kind == "access":
+    if rules.reuse_tokens or rules.role_token_kind == "access" or rules.needs_access_claims:
         if fmt != "jwt":
             raise AuthError(
                 "OPAQUE_ACCESS_TOKEN",
@@ -100,6 +106,7 @@ def finish_login(
     if rules.reuse_tokens and not token_response.get("refresh_token"):
         raise AuthError("MISSING_REFRESH_TOKEN", hint=rules.hints.get("MISSING_REFRESH_TOKEN"), status=400)
     tokens = TokenSet.from_response(dict(token_response), sub=claims["sub"], access_claims=access_claims)
-    tokens.roles = roles_of(claims, access_claims) or []
-    check_roles(tokens.roles)
+    assess(tokens, claims, access_claims, access_token)
+    mapped = profile(claims, rules.claim_names)
+    claims = {**claims, **{key: mapped.get(key) for key in ("email", "name", "username")}}
     return LoginResult(claims=claims, tokens=tokens, return_to=return_to)

@@ -71,14 +71,12 @@ class Refresher:
         client: TokenClient,
         verifier: TokenVerifier,
         *,
-        roles_of: Callable[[dict[str, Any] | None, dict[str, Any]], list[str] | None],
-        check_roles: Callable[[list[str]], None],
+        assess: Callable[[TokenSet, dict[str, Any] | None, dict[str, Any], str | None], None],
         policy: RefreshPolicy | None = None,
     ) -> None:
         self.client = client
         self.verifier = verifier
-        self.roles_of = roles_of
-        self.check_roles = check_roles
+        self.assess = assess  # roles and admin again (userinfo too): Entitlements.at_refresh
         self.policy = policy or RefreshPolicy()
         self.grants_sent = 0
         #: vault.ident -> (rotated tokens the store has not taken yet, the refresh token
@@ -276,10 +274,7 @@ class Refresher:
         if latest.access_sub is not None and access_claims.get("sub") != latest.access_sub:
             raise AuthError("REFRESH_FAILED", "The refreshed access token names another user (sub).")
         fresh = TokenSet.from_response(response, sub=latest.sub, access_claims=access_claims, previous=latest)
-        roles = self.roles_of(id_claims, access_claims)
-        if roles is not None:
-            fresh.roles = roles
-        self.check_roles(fresh.roles)
+        self.assess(fresh, id_claims, access_claims, access)
         return fresh
 
     def _backoff(self, vault: Vault, latest: TokenSet, cause: AuthError | None = None) -> AuthError:

@@ -38,6 +38,7 @@ from .jose import (
     token_type,
 )
 from .keys import ASYMMETRIC_ALGS, KeyCache
+from .quirks import TokenQuirks
 
 __all__ = ["TokenVerifier", "VerifiedCache", "classify", "token_digest"]
 
@@ -80,6 +81,7 @@ class TokenVerifier:
         audience: str | None,
         leeway: int,
         hints: dict[str, str] | None = None,
+        quirks: TokenQuirks | None = None,
     ) -> None:
         self.discovery = discovery
         self.keys = keys
@@ -88,6 +90,7 @@ class TokenVerifier:
         self.audience = audience
         self.leeway = leeway
         self.hints = hints or {}
+        self.quirks = quirks or TokenQuirks()  # the provider preset's token rules
         self.cache = VerifiedCache()
 
     # -- public API ----------------------------------------------------------------------
@@ -107,6 +110,7 @@ class TokenVerifier:
         self._refuse_other_kinds(header, claims, "an ID token")
         self._registered(claims, self.client_id, self.leeway)
         self.check_azp(claims)
+        self.quirks.check_token_use(claims, "id", self.hints.get("INVALID_AUDIENCE"))
         if check_nonce:
             self.check_nonce(claims, nonce)
         self.check_at_hash(claims, access_token, header["alg"])
@@ -124,7 +128,8 @@ class TokenVerifier:
         self._check_typ(header, ACCESS_TOKEN_TYPES)
         if is_logout_token(header, claims):
             raise self._error("INVALID_SIGNATURE", "A logout token is not an access token.")
-        self._registered(claims, self.audience or self.client_id, self.leeway, strict_exp=True)
+        self._registered(claims, self._access_audience(claims), self.leeway, strict_exp=True)
+        self.quirks.check_token_use(claims, "access", self.hints.get("INVALID_AUDIENCE"))
         self.cache.put(digest, float(claims["exp"]), ("reuse", claims))
         return claims
 
@@ -144,9 +149,14 @@ class TokenVerifier:
             kind = "id"
             self._registered(claims, self.client_id, self.leeway)
             self.check_azp(claims)
+            self.quirks.check_token_use(claims, "id", self.hints.get("INVALID_AUDIENCE"))
         elif self._aud_contains(claims, self.audience or self.client_id):
             kind = "access"
             self._registered(claims, self.audience or self.client_id, self.leeway)
+        elif self.quirks.client_in_claim(claims, self.client_id):
+            kind = "access"  # Cognito: no aud, the client in client_id
+            self._registered(claims, None, self.leeway)
+            self.quirks.check_token_use(claims, "access", self.hints.get("INVALID_AUDIENCE"))
         else:
             # Run the registered checks first so iss/exp problems are named precisely.
             self._registered(claims, self.audience or self.client_id, self.leeway)
@@ -181,6 +191,8 @@ class TokenVerifier:
                 raise self._error("INVALID_SIGNATURE", "The ID token is not a signed JWT.")
             raise self._error("OPAQUE_ACCESS_TOKEN", f"The token is {kind}, not a signed JWT.")
         header = jose_header(token) or {}
+        if what != "id":
+            self.quirks.reject_foreign(token, header)  # Graph's tokens: explained, not a bad signature
         alg = header.get("alg")
         allowed = self.allowed_algorithms()
         if not isinstance(alg, str) or alg not in allowed:
@@ -215,16 +227,28 @@ class TokenVerifier:
 
     # -- claims ----------------------------------------------------------------------------
 
-    def _registered(self, claims: dict[str, Any], audience: str, leeway: int, *, strict_exp: bool = False) -> None:
-        """iss, sub, aud, exp, nbf, iat through joserfc's registry, mapped to our codes;
-        `strict_exp`: the leeway covers iat/nbf only, exp gets none."""
-        registry = JWTClaimsRegistry(
-            leeway=leeway,
-            iss={"essential": True, "value": self.issuer},
-            sub={"essential": True},
-            aud={"essential": True, "value": audience},
-            exp={"essential": True},
-        )
+    def _access_audience(self, claims: dict[str, Any]) -> str | None:
+        """The aud a reused access token must carry; None when the preset names the client in
+        another claim instead and this token does so (Cognito's client_id)."""
+        if self.quirks.client_in_claim(claims, self.client_id):
+            return None
+        return self.audience or self.client_id
+
+    def _registered(
+        self, claims: dict[str, Any], audience: str | None, leeway: int, *, strict_exp: bool = False
+    ) -> None:
+        """iss, sub, aud, exp, nbf, iat through joserfc's registry, mapped to our codes.
+        `audience` None: no aud rule (the caller checked the client otherwise); `strict_exp`:
+        the leeway covers iat/nbf only, exp gets none."""
+        issuers = self.quirks.issuers_for(claims, self.issuer, self.hints.get("INVALID_ISSUER"))
+        rules: dict[str, Any] = {
+            "iss": {"essential": True, "values": issuers},
+            "sub": {"essential": True},
+            "exp": {"essential": True},
+        }
+        if audience is not None:
+            rules["aud"] = {"essential": True, "value": audience}
+        registry = JWTClaimsRegistry(leeway=leeway, **rules)
         try:
             registry.validate(claims)
         except MissingClaimError as exc:
@@ -249,7 +273,8 @@ class TokenVerifier:
         if claim == "iss":
             return self._error(
                 "INVALID_ISSUER",
-                f"The token's iss is {claims.get('iss')!r}; expected {self.issuer!r}.",
+                f"The token's iss is {claims.get('iss')!r}; expected {self.issuer!r}"
+                + (" with the token's tenant id" if self.quirks.issuer_template else "") + ".",
             )
         if claim == "aud":
             return self._error(

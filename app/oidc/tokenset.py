@@ -19,6 +19,7 @@ class TokenSet:
     issued_at: int = 0
     expires_at: int | None = None
     roles: list[str] = field(default_factory=list)
+    admin: bool = False  # holds OPENID_ADMIN_ROLE; re-evaluated at every refresh
     #: The access token's own `sub`: Okta puts the login name there, not the ID token's
     #: user id, so refreshed access tokens are compared with this, not with `sub`.
     access_sub: str | None = None
@@ -59,6 +60,7 @@ class TokenSet:
             issued_at=issued_at,
             expires_at=expires_at,
             roles=list(previous.roles) if previous else [],
+            admin=previous.admin if previous else False,
             access_sub=access_claims.get("sub") if access_claims else None,
             refreshed=(previous.refreshed + 1) if previous else 0,
         )

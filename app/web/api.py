@@ -35,8 +35,10 @@ def user() -> Any:
             "iss": p.iss,
             "email": p.email,
             "name": p.name,
+            "username": p.username,
             "picture": p.picture,
             "roles": p.roles,
+            "admin": p.admin,
             "session": session_status(p),
         }
     )

@@ -103,6 +103,7 @@ def start() -> Any:
     extra: dict[str, Any] = {"nonce": secrets.token_urlsafe(24)}
     if settings.audience:
         extra["audience"] = settings.audience
+    extra.update(settings.auth_params)  # the preset's own (Google: access_type=offline)
     rv = client.create_authorization_url(settings.redirect_uri, **extra)
     pending = _pending()
     entries = pending.started(pending.read(request), rv["state"], extra["nonce"], rv.get("code_verifier"), return_to)
@@ -132,8 +133,7 @@ def callback() -> Any:
             nonce=state_data["nonce"],
             verifier=services.verifier,
             rules=rules,
-            roles_of=services.roles_from,
-            check_roles=services.check_roles,
+            assess=services.entitlements.at_login,
             return_to=safe_return_to(state_data["return_to"]),
         )
     except AuthError as error:

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..logs import user_ref
+from ..providers import hosted_logout_url
 from ..oidc.logout import BACKCHANNEL_PATH, MAX_TOKEN_LENGTH, LogoutTokenError, end_session_url, session_sid
 from ..oidc.tokenset import TokenSet
 from ..services import Services
@@ -101,9 +102,14 @@ def end_session_target(tokens: TokenSet | None) -> str | None:
     services = _services()
     settings = services.settings
     try:
-        endpoint = services.discovery.metadata().get("end_session_endpoint")
+        metadata = services.discovery.metadata()
     except Exception:  # noqa: BLE001 - AuthError, or anything: logout goes to /login then
         return None
+    hosted = hosted_logout_url(settings.provider, metadata, {
+        "client_id": settings.client_id, "post_logout_redirect_uri": settings.post_logout_redirect_uri})
+    if hosted:  # Cognito's hosted-UI logout instead of end_session_endpoint
+        return hosted
+    endpoint = metadata.get("end_session_endpoint")
     id_token = tokens.id_token if tokens else None
     return end_session_url(
         endpoint if isinstance(endpoint, str) else None,

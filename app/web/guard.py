@@ -15,7 +15,6 @@ from flask import current_app, g, redirect, request, session
 from ..errors import AuthError
 from ..logs import user_ref
 from ..oidc.refresh import store_unavailable
-from ..oidc.roles import extract_roles
 from . import session as state
 from .errors import wants_json
 from .session import Principal
@@ -53,9 +52,8 @@ def load_principal() -> None:
 def _from_bearer(token: str) -> Principal:
     services = current_app.extensions["oidc_login"]
     kind, claims = services.verifier.verify_bearer(token)
-    roles = extract_roles(claims, services.settings.role_path)
-    services.check_roles(roles)
-    return Principal.from_claims(claims, roles, via="bearer")
+    roles, admin = services.entitlements.for_bearer(claims)
+    return Principal.from_claims(services.profile(claims), roles, via="bearer", admin=admin)
 
 
 def _from_session() -> Principal | None:
@@ -73,7 +71,7 @@ def _from_session() -> Principal | None:
     if request.endpoint not in NO_REFRESH:
         try:
             # The current OPENID_REQUIRED_ROLE holds for sessions made before it was set.
-            services.check_roles(tokens.roles)
+            services.entitlements.for_session(tokens.roles)
             if settings.reuse_tokens:
                 tokens = services.refresher.current(vault, tokens)
         except AuthError as error:

@@ -19,7 +19,7 @@ from ..oidc.tokenset import TokenSet
 from ..store.sealed import Vault
 from . import backchannel
 
-PROFILE_CLAIMS = ("sub", "iss", "email", "name", "picture")
+PROFILE_CLAIMS = ("sub", "iss", "email", "name", "username", "picture")
 TOUCH_EVERY = 60  # seconds between writes of the idle-timeout clock
 
 
@@ -32,7 +32,9 @@ class Principal:
     email: str | None = None
     name: str | None = None
     picture: str | None = None
+    username: str | None = None
     roles: list[str] = field(default_factory=list)
+    admin: bool = False
     tokens: TokenSet | None = None
     via: str = "session"
 
@@ -42,9 +44,11 @@ class Principal:
             value = claims.get(name)
             return value if isinstance(value, str) else None
 
+        tokens = kwargs.get("tokens")
+        kwargs.setdefault("admin", bool(tokens is not None and tokens.admin))
         return cls(
             sub=claims["sub"], iss=text("iss"), email=text("email"), name=text("name"),
-            picture=text("picture"), roles=roles, **kwargs,
+            picture=text("picture"), username=text("username"), roles=roles, **kwargs,
         )
 
 

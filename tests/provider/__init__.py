@@ -23,7 +23,13 @@ Beyond the basic API: ``p.base_url``, ``p.discovery_url``, ``p.running``,
 header/claims), ``p.keys``/``p.state`` (internals), and config fields
 ``access_token_alg`` (None => id_token_alg if asymmetric, else RS256),
 ``access_token_sign_with``, ``access_token_header``, ``code_ttl``, ``redirect_uris``
-(None => any http(s) URL), ``require_client_auth``.
+(None => any http(s) URL), ``require_client_auth``, ``rejected_scopes`` (answered with
+``invalid_scope``), ``userinfo_claims`` (overrides of the /userinfo answer) and
+``refresh_tokens="access_type_offline"`` (Google).
+
+``presets.py`` dresses the provider up as Entra ID, Keycloak, Cognito or Google (issuer
+forms, tenant templates, Graph-style tokens, ``client_id``/``token_use``, ``realm_access``,
+opaque tokens, group overage, roles only in userinfo).
 """
 
 from .server import TestProvider

@@ -369,8 +369,10 @@ class TestProvider:
         self.state.remember_access_token(token, user, now + cfg.access_token_ttl, scope)
         return token
 
-    def _wants_refresh(self, scope: str) -> bool:
+    def _wants_refresh(self, scope: str, access_type: str | None = None) -> bool:
         mode = self.config.refresh_tokens
+        if mode == "access_type_offline":
+            return access_type == "offline"
         return mode == "always" or (mode == "offline_access" and "offline_access" in scope.split())
 
     def _token_response(
@@ -481,10 +483,14 @@ class TestProvider:
             return back(error="invalid_request", error_description="PKCE with code_challenge_method=S256 is required")
         if challenge and method not in ("S256", "plain"):
             return back(error="invalid_request", error_description="unsupported code_challenge_method")
+        rejected = set(params.get("scope", "").split()) & set(cfg.rejected_scopes)
+        if rejected:
+            return back(error="invalid_scope", error_description=f"unsupported scope: {' '.join(sorted(rejected))}")
         code = self.state.new_code(AuthCode(
             client_id=self.client_id, redirect_uri=redirect_uri, scope=params.get("scope", ""),
             nonce=params.get("nonce"), code_challenge=challenge, code_challenge_method=method,
             audience=params.get("audience"), user=dict(self.user), expires_at=time.time() + cfg.code_ttl,
+            access_type=params.get("access_type"),
         ))
         return back(code=code)
 
@@ -550,7 +556,7 @@ class TestProvider:
             if not verifier or not secrets.compare_digest(expected, data.code_challenge):
                 return _oauth_error("invalid_grant", "PKCE verification failed")
         refresh = None
-        if self._wants_refresh(data.scope):
+        if self._wants_refresh(data.scope, data.access_type):
             refresh = self.state.new_family(client_id, data.scope, data.audience)
         nonce = self.config.nonce_override if self.config.nonce_override is not None else data.nonce
         body = self._token_response(data.user, data.scope, data.audience, nonce,
@@ -593,7 +599,7 @@ class TestProvider:
         info = self.state.lookup_access_token(token) if token else None
         if info is None:
             return _json({"error": "invalid_token"}, 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        return _json(info["user"])
+        return _json(K.apply_overrides(info["user"], self.config.userinfo_claims))
 
     def _route_end_session(self, request: Request) -> Response:
         target = request.values.get("post_logout_redirect_uri")

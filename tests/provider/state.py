@@ -40,7 +40,9 @@ class ProviderConfig:
     id_token_ttl: int = 300
     code_ttl: int = 60
     default_audience: str | None = None
-    refresh_tokens: str = "offline_access"  # "offline_access" | "always" | "never"
+    #: "offline_access" | "always" | "never" | "access_type_offline" (Google: only when the
+    #: authorization request said access_type=offline)
+    refresh_tokens: str = "offline_access"
     rotate_refresh_tokens: bool = True
     refresh_returns_id_token: bool = True
     refresh_sub_override: str | None = None
@@ -73,6 +75,10 @@ class ProviderConfig:
     clock_skew: int = 0
     #: Called after a refresh grant succeeded, before the answer is sent (fault injection).
     on_refresh: Any = None
+    #: Scopes /authorize answers with error=invalid_scope (Google and Cognito: offline_access).
+    rejected_scopes: list[str] = field(default_factory=list)
+    #: Claims /userinfo adds to (or, with None, removes from) the user's claims.
+    userinfo_claims: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +94,7 @@ class AuthCode:
     audience: str | None
     user: dict[str, Any]
     expires_at: float
+    access_type: str | None = None
 
 
 @dataclass
