@@ -20,6 +20,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from .. import metrics
 from .base import LockTimeout, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except redis.RedisError as exc:
+        metrics.store_error(what.replace(" ", "_").lower())
         raise StoreUnavailable(f"redis {what} failed: {exc}") from exc
 
 
