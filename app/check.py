@@ -299,10 +299,9 @@ def check_session_secret(ctx: Context) -> Result:
 
 
 def _redacted(uri: str) -> str:
+    """The URI without password or query (Sentinel URIs list several host:port)."""
     parts = urlsplit(uri)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 

@@ -179,12 +179,23 @@ def gunicorn_options(settings: Settings, logger_class: type) -> dict[str, Any]:
     }
 
 
+def say(settings: Settings, message: str, level: str = "info") -> None:
+    """A line of the master before logging is set up, in the configured format."""
+    if settings.log_format == "json":
+        from .logs import JsonFormatter
+
+        record = logging.LogRecord("app.serve", getattr(logging, level.upper()), "", 0, message, (), None)
+        print(JsonFormatter().format(record), file=sys.stderr, flush=True)
+    else:
+        print(f"oidc-login: {message}", file=sys.stderr, flush=True)
+
+
 def _reload_settings(current: Settings) -> Settings:
     """SIGHUP: the environment and `.env` again; a broken file keeps the running settings."""
     try:
         return load_settings()
     except SettingsError as error:
-        print(f"oidc-login: SIGHUP ignored, keeping the running settings. {error}", file=sys.stderr)
+        say(current, f"SIGHUP ignored, keeping the running settings. {error}", "error")
         return current
 
 
@@ -192,7 +203,7 @@ def run(settings: Settings) -> int:
     prepare_metrics_dir()
     problems = preflight(settings)
     if problems:
-        print("oidc-login: cannot start:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
+        say(settings, "cannot start:\n" + "\n".join(f"  - {p}" for p in problems), "error")
         return 2
     from gunicorn.app.base import BaseApplication
 
@@ -200,7 +211,7 @@ def run(settings: Settings) -> int:
     from .settings import startup_warnings
 
     for note in startup_warnings(settings):
-        print(f"oidc-login: warning: {note}", file=sys.stderr)
+        say(settings, f"warning: {note}", "warning")
     settings_ref = [settings]
     logger_class = _logger_class(settings_ref)
     metrics_address = settings.metrics_address
@@ -231,8 +242,7 @@ def run(settings: Settings) -> int:
             return create_app(settings_ref[0])
 
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(f"oidc-login serving on http://{shown}:{settings.port} (public URL {settings.domain_server})",
-          file=sys.stderr)
+    say(settings, f"serving on http://{shown}:{settings.port} (public URL {settings.domain_server})")
     Server().run()
     return 0
 

@@ -15,9 +15,11 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from types import TracebackType
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -35,14 +37,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _pings(port: int, timeout: float = 0.5) -> bool:
-    """One raw RESP PING, so this helper needs no client library."""
+def _pings(port: int, timeout: float = 0.5, password: str | None = None) -> bool:
+    """One raw RESP PING (after AUTH when a password is set), so this helper needs no client."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            if password:
+                s.sendall(f"AUTH {password}\r\n".encode())
+                if not s.recv(64).startswith(b"+OK"):
+                    return False
             s.sendall(b"PING\r\n")
             return s.recv(64).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def _pings_tls(port: int, ca: str, timeout: float = 0.5) -> bool:
+    """PING over TLS, verifying the server's certificate against the test CA."""
+    context = ssl.create_default_context(cafile=ca)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM paths of a test CA and a server certificate it signed (see tests/tls.py)."""
+
+    ca: str
+    cert: str
+    key: str
 
 
 class RedisServer:
@@ -50,19 +77,52 @@ class RedisServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, port: int | None = None, *, start_timeout: float = 10.0, appendonly: bool = False) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        start_timeout: float = 10.0,
+        appendonly: bool = False,
+        password: str | None = None,
+        tls: TlsFiles | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.port: int | None = port
         self.start_timeout = start_timeout
         #: Persist to an append-only file in `dir`, so a restart keeps keys (and locks).
         self.appendonly = appendonly
+        self.password = password
+        self.tls = tls
+        self.extra_args = list(extra_args or [])
         self.dir = tempfile.mkdtemp(prefix="redis-test-")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def uri(self) -> str:
+        """`redis://[:password@]127.0.0.1:N/0`, or `rediss://...` with TLS on."""
         if self.port is None:
             raise RuntimeError("RedisServer not started")
-        return f"redis://{self.host}:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        auth = f":{self.password}@" if self.password else ""
+        return f"{scheme}://{auth}{self.host}:{self.port}/0"
+
+    def _config_args(self, port: int) -> list[str]:
+        """Password, TLS and caller-given directives (e.g. `--replicaof`)."""
+        args: list[str] = []
+        if self.password:
+            args += ["--requirepass", self.password, "--masterauth", self.password]
+        if self.tls:
+            args += [
+                "--port", "0", "--tls-port", str(port),
+                "--tls-cert-file", self.tls.cert, "--tls-key-file", self.tls.key,
+                "--tls-ca-cert-file", self.tls.ca, "--tls-auth-clients", "no",
+            ]
+        return args + self.extra_args
+
+    def _ready(self, port: int) -> bool:
+        if self.tls:
+            return _pings_tls(port, self.tls.ca)
+        return _pings(port, password=self.password)
 
     @property
     def running(self) -> bool:
@@ -95,6 +155,7 @@ class RedisServer:
             "--dir", self.dir,
             "--logfile", log_path,
             "--daemonize", "no",
+            *self._config_args(port),
         ]
         self.proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -103,7 +164,7 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            if _pings(port):
+            if self._ready(port):
                 return None
             time.sleep(0.02)
         self._terminate()
