@@ -105,9 +105,15 @@ def prepare_metrics_dir() -> str:
             os.remove(stale)
         return given
     path = tempfile.mkdtemp(prefix="oidc-login-metrics-")
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    atexit.register(_remove_in, os.getpid(), path)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     return path
+
+
+def _remove_in(pid: int, path: str) -> None:
+    """At the master's exit only: forked workers inherit atexit handlers."""
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def start_metrics_listener(address: tuple[str, int]) -> None:
