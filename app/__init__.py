@@ -11,11 +11,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import AuthError
 from .logs import configure_logging
+from .resources import templates_dir
 from .services import Services, build_services
 from .settings import Settings, load_settings, startup_warnings
 from .store import StoreUnavailable
 
-TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+TEMPLATES = templates_dir()  # the installed package's, else the checkout's (app/resources.py)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
