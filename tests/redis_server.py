@@ -214,3 +214,155 @@ class RedisServer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+REDIS_SENTINEL = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
+
+
+def sentinel_available() -> bool:
+    """Whether redis-sentinel (Debian's package of that name) is installed."""
+    return redis_available() and shutil.which("redis-sentinel") is not None
+
+
+def _command(port: int, *words: str, timeout: float = 1.0) -> bytes:
+    """One raw inline command, its raw reply (enough to read sentinel's answers)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall((" ".join(words) + "\r\n").encode())
+        time.sleep(0.02)
+        return s.recv(4096)
+
+
+class Sentinel:
+    """One redis-sentinel process watching `service` on the primary's port."""
+
+    def __init__(self, primary_port: int, service: str, *, quorum: int = 2, password: str | None = None) -> None:
+        self.dir = tempfile.mkdtemp(prefix="redis-sentinel-test-")
+        self.port = _free_port()
+        conf = os.path.join(self.dir, "sentinel.conf")  # sentinel rewrites it: its own file
+        lines = [
+            f"port {self.port}", "bind 127.0.0.1", "daemonize no", f"dir {self.dir}",
+            f"logfile {os.path.join(self.dir, 'sentinel.log')}",
+            f"sentinel monitor {service} 127.0.0.1 {primary_port} {quorum}",
+            f"sentinel down-after-milliseconds {service} 1000",
+            f"sentinel failover-timeout {service} 10000",
+            f"sentinel parallel-syncs {service} 1",
+        ]
+        if password:
+            lines.append(f"sentinel auth-pass {service} {password}")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen([REDIS_SENTINEL, conf], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not _pings(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-sentinel did not start on {self.port}")
+            time.sleep(0.02)
+
+    def primary_port(self, service: str) -> int | None:
+        """The port this sentinel currently names as the primary of `service`."""
+        try:
+            reply = _command(self.port, "SENTINEL", "get-master-addr-by-name", service)
+        except OSError:
+            return None
+        parts = reply.split(b"\r\n")
+        return int(parts[4]) if len(parts) > 4 and parts[4].isdigit() else None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SentinelGroup:
+    """A primary, one replica and three sentinels on loopback ports (a real failover setup).
+
+        with SentinelGroup() as group:
+            store = RedisStore(group.uri)
+            group.kill_primary()
+            group.wait_for_failover()
+    """
+
+    service = "oidcmaster"
+
+    def __init__(self, password: str | None = None) -> None:
+        self.password = password
+        self.primary = RedisServer(password=password)
+        self.replica: RedisServer | None = None
+        self.sentinels: list[Sentinel] = []
+
+    def __enter__(self) -> SentinelGroup:
+        try:
+            self.primary.start()
+            self.replica = RedisServer(
+                password=self.password,
+                extra_args=["--replicaof", "127.0.0.1", str(self.primary.port), "--replica-priority", "10"],
+            ).start()
+            self._wait_replica_in_sync()
+            self.sentinels = [Sentinel(self.primary.port, self.service, password=self.password)  # type: ignore[arg-type]
+                              for _ in range(3)]
+            self._wait(lambda: all(s.primary_port(self.service) == self.primary.port for s in self.sentinels),
+                       10, "sentinels did not agree on the primary")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def uri(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis+sentinel://{auth}{hosts}/{self.service}/0"
+
+    def _wait(self, ready: object, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():  # type: ignore[operator]
+            if time.monotonic() > deadline:
+                raise RuntimeError(what)
+            time.sleep(0.05)
+
+    def _info_replication(self, port: int) -> bytes:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if self.password:
+                    s.sendall(f"AUTH {self.password}\r\n".encode())
+                    s.recv(64)
+                s.sendall(b"INFO replication\r\n")
+                time.sleep(0.05)
+                return s.recv(8192)
+        except OSError:
+            return b""
+
+    def _wait_replica_in_sync(self) -> None:
+        assert self.replica is not None and self.replica.port is not None
+        self._wait(lambda: b"master_link_status:up" in self._info_replication(self.replica.port), 15,
+                   "the replica did not sync with the primary")
+
+    def kill_primary(self) -> None:
+        """SIGKILL: the primary is gone without a word, as when its host dies."""
+        if self.primary.proc is not None:
+            self.primary.proc.kill()
+            self.primary.proc.wait(5)
+            self.primary.proc = None
+
+    def wait_for_failover(self, timeout: float = 30.0) -> int:
+        """Until every sentinel names the replica as the primary; returns its port."""
+        assert self.replica is not None
+        self._wait(lambda: all(s.primary_port(self.service) == self.replica.port for s in self.sentinels),
+                   timeout, "no failover within the timeout")
+        return self.replica.port  # type: ignore[return-value]
+
+    def close(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.close()
+        if self.replica is not None:
+            self.replica.close()
+        self.primary.close()
