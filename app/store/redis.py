@@ -68,6 +68,8 @@ return 0
 SENTINEL_SCHEME = "redis+sentinel://"
 #: How long a write waits for one replica to confirm it (Sentinel mode only).
 REPLICA_WAIT_MS = 200
+#: Seconds between confirmations tried while no replica answers.
+ALONE_RECHECK = 5.0
 
 
 def parse_sentinel_uri(uri: str) -> tuple[list[tuple[str, int]], str, int, str | None]:
@@ -192,6 +194,7 @@ class RedisStore:
         client: redis.Redis | None = None,
     ) -> None:
         self._replicated = False
+        self._alone_until = 0.0
         try:
             if client is None:
                 client, self._replicated = _client_for(uri, socket_timeout)
@@ -211,11 +214,17 @@ class RedisStore:
     def _replicate(self) -> None:
         """Sentinel mode: wait up to REPLICA_WAIT_MS for one replica to hold the last write,
         so a failover right after it does not lose it. Best effort by design."""
-        if self._replicated:
-            try:
-                self._client.wait(1, REPLICA_WAIT_MS)
-            except redis.RedisError as exc:
-                log.warning("replica confirmation failed: %s", type(exc).__name__)
+        if not self._replicated or time.monotonic() < self._alone_until:
+            return
+        try:
+            confirmed = self._client.wait(1, REPLICA_WAIT_MS)
+        except redis.RedisError as exc:
+            log.warning("replica confirmation failed: %s", type(exc).__name__)
+            return
+        if not confirmed:
+            # No replica answered (e.g. the only one was just promoted): waiting on every
+            # write would only add latency until one is back, so look again in a while.
+            self._alone_until = time.monotonic() + ALONE_RECHECK
 
     def get(self, key: str) -> dict | None:
         """The value, or None when missing or expired (Redis expires it)."""
