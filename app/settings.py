@@ -10,6 +10,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -341,7 +342,7 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
     return settings
 
 
-def _operations(r: _Reader) -> dict[str, object]:
+def _operations(r: _Reader) -> dict[str, Any]:
     """Redis key prefix, outbound proxy and CA, log format, metrics listener (issue 12)."""
     ca_bundle = r.text("OPENID_CA_BUNDLE")
     if ca_bundle and not os.access(ca_bundle, os.R_OK):
