@@ -87,3 +87,27 @@ def test_request_id_from_a_trusted_proxy_is_kept_and_logged(make_app, provider, 
     for bad in ("a b", "x" * 200, "id\u00e9"):
         kept = app.get(http, "/healthz", headers={"X-Request-ID": bad.encode("utf-8")}).headers["X-Request-ID"]
         assert kept != bad and len(kept) == 32
+
+
+def _sample(name: str, **labels: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_verify_answers_and_routes_are_counted_by_name_not_path(make_app, provider):
+    """Any `<blueprint>.verify` endpoint (the forward-auth one) is counted by status; request
+    durations are labelled with the endpoint name, and unmatched paths share one label."""
+    app = make_app()
+    app.app.add_url_rule("/ops-test/verify", "opstest.verify", lambda: ("", 401))
+    http = app.session()
+    before_401 = _sample("oidc_login_verify_answers_total", status="401")
+    before_login = _sample("oidc_login_request_duration_seconds_count", route="auth.login")
+    before_unmatched = _sample("oidc_login_request_duration_seconds_count", route="unmatched")
+    assert app.get(http, "/ops-test/verify").status_code == 401
+    assert app.get(http, "/ops-test/verify").status_code == 401
+    assert app.get(http, "/login").status_code == 200
+    assert app.get(http, "/no/such/path/user-123").status_code == 404
+    assert _sample("oidc_login_verify_answers_total", status="401") - before_401 == 2
+    assert _sample("oidc_login_request_duration_seconds_count", route="auth.login") - before_login == 1
+    assert _sample("oidc_login_request_duration_seconds_count", route="unmatched") - before_unmatched == 1
