@@ -213,18 +213,27 @@ class RedisStore:
 
     def _replicate(self) -> None:
         """Sentinel mode: wait up to REPLICA_WAIT_MS for one replica to hold the last write,
-        so a failover right after it does not lose it. Best effort by design."""
-        if not self._replicated or time.monotonic() < self._alone_until:
+        so a failover right after it does not lose it. Best effort by design: while no
+        replica is connected (e.g. the only one was just promoted) waiting would only add
+        latency, so then a cheap INFO every ALONE_RECHECK seconds looks for one instead."""
+        if not self._replicated:
+            return
+        now = time.monotonic()
+        if now < self._alone_until:
             return
         try:
+            if self._alone_until:
+                replication = self._client.info("replication")
+                if not int(replication.get("connected_slaves", 0)):
+                    self._alone_until = now + ALONE_RECHECK
+                    return
+                self._alone_until = 0.0
             confirmed = self._client.wait(1, REPLICA_WAIT_MS)
         except redis.RedisError as exc:
             log.warning("replica confirmation failed: %s", type(exc).__name__)
             return
         if not confirmed:
-            # No replica answered (e.g. the only one was just promoted): waiting on every
-            # write would only add latency until one is back, so look again in a while.
-            self._alone_until = time.monotonic() + ALONE_RECHECK
+            self._alone_until = now + ALONE_RECHECK
 
     def get(self, key: str) -> dict | None:
         """The value, or None when missing or expired (Redis expires it)."""

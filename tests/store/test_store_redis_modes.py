@@ -99,4 +99,9 @@ def test_sentinel_store_follows_a_failover_and_keeps_what_was_written() -> None:
             assert other.get("session") == {"v": 1}
         with other.lock("held", wait=2):  # released on the new primary
             pass
+        # The new primary has no replica: writes go on without waiting for one, and the
+        # store looks for a returning replica only now and then.
+        other.set("after", {"v": 2}, 60)
+        assert other.get("after") == {"v": 2}
+        assert other._alone_until > 0
         assert "group-secret" not in repr(store)
