@@ -214,10 +214,8 @@ def run(settings: Settings) -> int:
     from gunicorn.app.base import BaseApplication
 
     from . import create_app
-    from .settings import startup_warnings
 
-    for note in startup_warnings(settings):
-        say(settings, f"warning: {note}", "warning")
+    # Startup warnings (e.g. the file store behind a proxy) are logged by create_app.
     settings_ref = [settings]
     logger_class = _logger_class(settings_ref)
     metrics_address = settings.metrics_address
