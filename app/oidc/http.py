@@ -70,9 +70,18 @@ class ProviderAdapter(HTTPAdapter):
             kwargs["ssl_context"] = self.owner.context
         return super().proxy_manager_for(proxy, **kwargs)
 
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if self.owner.context is not None:
+            # Our context already holds the system's authorities and the bundle; requests
+            # would load certifi's file into it again on every new connection.
+            conn.ca_certs = conn.ca_cert_dir = None
+
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         url = request.url or ""
         kwargs["proxies"] = self.owner.proxies_for(url)
+        if self.owner.context is not None:
+            kwargs["verify"] = True  # never REQUESTS_CA_BUNDLE instead of our context
         started = time.perf_counter()
         status = None
         try:

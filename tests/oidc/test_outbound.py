@@ -176,6 +176,13 @@ def test_the_bundle_adds_to_the_default_authorities(tmp_path, https_provider, mo
         # Without the bundle the company's server is refused (so the success above is the bundle's).
         with pytest.raises(requests.exceptions.SSLError):
             ProviderHttp().get(provider.discovery_url)
+    # With the bundle, verification is still on: a server of a CA nobody trusts is refused.
+    stranger = TestCA("unknown CA").issue(tmp_path / "stranger")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(stranger.cert, stranger.key)
+    with TestProvider(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, tls=context) as unknown:
+        with pytest.raises(requests.exceptions.SSLError):
+            ProviderHttp(ca_bundle=company_ca).get(unknown.discovery_url)
 
 
 def test_an_unusable_bundle_is_named_at_start(tmp_path):
