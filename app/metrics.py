@@ -111,9 +111,11 @@ def jwks_fetch(reason: str) -> None:
     _m().jwks_fetches.labels(_bounded(reason, JWKS_REASONS)).inc()
 
 
-def session_ended(reason: str) -> None:
-    """logout, idle, max_lifetime, revoked (gone from the store), backchannel, or an error code."""
-    _m().sessions_ended.labels(reason if _NAME.match(reason) and len(reason) <= 32 else "other").inc()
+def session_ended(reason: str, count: int = 1) -> None:
+    """logout, expired, ended_elsewhere (gone from the store), backchannel, or the error code
+    that ended it; `count` sessions at once (a back-channel logout may end several)."""
+    if count > 0:
+        _m().sessions_ended.labels(reason if _NAME.match(reason) and len(reason) <= 32 else "other").inc(count)
 
 
 def store_error(op: str) -> None:

@@ -111,3 +111,16 @@ def test_verify_answers_and_routes_are_counted_by_name_not_path(make_app, provid
     assert _sample("oidc_login_verify_answers_total", status="401") - before_401 == 2
     assert _sample("oidc_login_request_duration_seconds_count", route="auth.login") - before_login == 1
     assert _sample("oidc_login_request_duration_seconds_count", route="unmatched") - before_unmatched == 1
+
+
+def test_sessions_ended_by_a_back_channel_logout_are_counted(make_app, provider):
+    app = make_app()
+    provider.user = provider.user | {"sub": "user-bcl"}
+    provider.config.id_token_claims = {"sid": "sid-ops"}
+    first, second = app.login(), app.login()
+    before = _sample("oidc_login_sessions_ended_total", reason="backchannel")
+    token = provider.mint_logout_token(sid="sid-ops")
+    response = app.post(app.session(), "/oauth/openid/backchannel-logout", data={"logout_token": token})
+    assert response.status_code == 200, response.text
+    assert app.get(first, "/api/user").status_code == 401 and app.get(second, "/api/user").status_code == 401
+    assert _sample("oidc_login_sessions_ended_total", reason="backchannel") - before == 2
