@@ -11,17 +11,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import AuthError
 from .logs import configure_logging
+from .resources import templates_dir
 from .services import Services, build_services
 from .settings import Settings, load_settings, startup_warnings
 from .store import StoreUnavailable
 
-TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates")
+TEMPLATES = templates_dir()  # the installed package's, else the checkout's (app/resources.py)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """settings -> extensions -> blueprints."""
     settings = settings or load_settings()
-    configure_logging([settings.session_secret, settings.client_secret])
+    configure_logging([settings.session_secret, settings.client_secret], settings.log_format)
     for note in startup_warnings(settings):
         logging.getLogger(__name__).warning(note)
 
@@ -33,11 +34,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     _configure_sessions(app, services)
 
     from .oidc.refresh import store_unavailable
-    from .web import api, auth, backchannel, guard, pages, verify
+    from .web import api, auth, backchannel, guard, ops, pages, verify
     from .web.errors import render_error
     from .web.headers import add_security_headers, csp_nonce
 
     auth.init_oauth(app, services)
+    ops.init_app(app)  # request ids and timing first, so every later log line has the id
     app.before_request(guard.load_principal)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -303,10 +303,9 @@ def check_session_secret(ctx: Context) -> Result:
 
 
 def _redacted(uri: str) -> str:
+    """The URI without password or query (Sentinel URIs list several host:port)."""
     parts = urlsplit(uri)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
@@ -322,7 +321,7 @@ def check_redis(ctx: Context) -> Result | None:
             "unset it to keep sessions in local files (one host only).")
     store = None
     try:
-        store = RedisStore(uri)
+        store = RedisStore(uri, prefix=ctx.settings.redis_key_prefix)
         store.ping()
     except StoreUnavailable as exc:
         return Result("redis", FAIL, f"{shown} unreachable ({_first_line(exc)})", hint)
@@ -332,6 +331,16 @@ def check_redis(ctx: Context) -> Result | None:
         if store is not None:
             store.close()
     return Result("redis", OK, f"{shown} answers PING")
+
+
+def check_store_hosts(ctx: Context) -> Result | None:
+    """The file store serves one host; warn when the settings suggest several."""
+    from .settings import file_store_warnings
+
+    notes = file_store_warnings(ctx.settings)
+    if not notes:
+        return None
+    return Result("store", WARN, notes[0], "Set REDIS_URI so every host shares sessions and locks.")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -356,6 +365,7 @@ CHECKS: list[Check] = [
     check_revocation,
     check_session_secret,
     check_redis,
+    check_store_hosts,
 ]
 
 
@@ -375,8 +385,9 @@ def run_checks(environ: dict[str, str] | None = None, use_dotenv: bool = True) -
         "settings", OK,
         f"provider {settings.provider.name}, issuer {settings.issuer}, client {settings.client_id}",
     )]
-    ctx = Context(settings=settings, http=ProviderHttp(timeout=settings.http_timeout,
-                                                       debug=settings.debug_requests))
+    from .services import provider_http
+
+    ctx = Context(settings=settings, http=provider_http(settings))
     for check in CHECKS:
         result = check(ctx)
         if result is not None:

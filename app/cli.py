@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from .settings import Settings, SettingsError, load_settings
 
@@ -19,52 +18,10 @@ def _settings_or_exit() -> Settings:
 
 
 def serve(settings: Settings) -> int:
-    """gunicorn with gthread workers; access logs carry the path only, never a query string
-    (the callback's query holds the authorization code)."""
-    from gunicorn.app.base import BaseApplication
-    from gunicorn.glogging import Logger
+    """gunicorn with gthread workers, checked before it forks (see app/serving.py)."""
+    from .serving import run
 
-    from . import create_app
-    from .logs import RedactingFilter, Redactor
-
-    redactor = Redactor([settings.session_secret, settings.client_secret])
-
-    class RedactingLogger(Logger):
-        def setup(self, cfg: Any) -> None:
-            super().setup(cfg)
-            for log in (self.error_log, self.access_log):
-                for handler in log.handlers:
-                    handler.addFilter(RedactingFilter(redactor))
-
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    options = {
-        "bind": f"{host}:{settings.port}",
-        "workers": settings.workers,
-        "threads": settings.threads,
-        "worker_class": "gthread",
-        "accesslog": "-",
-        "errorlog": "-",
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
-        "logger_class": RedactingLogger,
-        "proxy_allow_ips": "127.0.0.1,::1",
-        "forwarded_allow_ips": "127.0.0.1,::1" if settings.trust_proxy else "",
-        "graceful_timeout": 10,
-        "keepalive": 5,
-        # Several servers may run on one host (tests, blue/green): no shared control socket.
-        "control_socket_disable": True,
-    }
-
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            return create_app(settings)
-
-    print(f"oidc-login serving on http://{host}:{settings.port} (public URL {settings.domain_server})", file=sys.stderr)
-    Server().run()
-    return 0
+    return run(settings)
 
 
 def main(argv: list[str] | None = None) -> int:

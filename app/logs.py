@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable
 
 _SECRET_PARAMS = (
@@ -63,24 +65,84 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RequestContext(logging.Filter):
+    """Puts the request id and the user's pseudonym on every record written during a request
+    (`-` outside one), for both log formats."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id, record.user = _request_fields()
+        return True
+
+
+def _request_fields() -> tuple[str, str | None]:
+    try:
+        from flask import current_app, g, has_request_context
+    except ImportError:  # pragma: no cover - Flask is a dependency
+        return "-", None
+    if not has_request_context():
+        return "-", None
+    principal = g.get("principal")
+    user = None
+    if principal is not None:
+        salt = current_app.extensions["oidc_login"].settings.log_salt
+        user = user_ref(getattr(principal, "sub", None), salt)
+    return str(g.get("request_id", "-")), user
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, event, request_id, user, logger (+ `http` for
+    access lines). Runs after RedactingFilter, so `event` is already scrubbed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+            "user": getattr(record, "user", None),
+            "logger": record.name,
+        }
+        http = getattr(record, "http", None)
+        if isinstance(http, dict):
+            line["http"] = http
+        if record.exc_text:
+            line["error"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+
+
+def formatter(log_format: str) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+
+
 _installed: RedactingFilter | None = None
+_context = RequestContext()
 
 
-def configure_logging(secrets: Iterable[str | None]) -> RedactingFilter:
+def configure_logging(secrets: Iterable[str | None], log_format: str = "text") -> RedactingFilter:
     """Root logging to stderr with redaction; libraries that log secrets at DEBUG are capped."""
     global _installed
     redacting = RedactingFilter(Redactor(secrets))
     root = logging.getLogger()
     if not root.handlers:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
+        handler.setFormatter(formatter(log_format))
+    elif log_format == "json":
+        for handler in root.handlers:
+            handler.setFormatter(formatter(log_format))
     if root.level == logging.WARNING or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
     for handler in root.handlers:
         if _installed in handler.filters:
             handler.removeFilter(_installed)
         handler.addFilter(redacting)
+        if _context not in handler.filters:
+            handler.addFilter(_context)
     # authlib logs the PKCE verifier at DEBUG; urllib3 logs URLs with query strings.
     logging.getLogger("authlib").setLevel(logging.INFO)
     logging.getLogger("urllib3").setLevel(logging.WARNING)

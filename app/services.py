@@ -65,8 +65,28 @@ class Services:
         return AuthError(code, detail, hint=self.settings.provider.hints.get(code), **kwargs)
 
 
+def provider_http(settings: Settings) -> ProviderHttp:
+    """The provider's HTTP client with the timeout, debug log, proxy and CA settings."""
+    return ProviderHttp(
+        timeout=settings.http_timeout,
+        debug=settings.debug_requests,
+        proxies=settings.proxies,
+        no_proxy=settings.no_proxy,
+        ca_bundle=settings.ca_bundle,
+    )
+
+
+def open_settings_store(settings: Settings) -> Store:
+    """Redis (plain, TLS or Sentinel, with REDIS_KEY_PREFIX) when REDIS_URI is set, else files."""
+    if settings.redis_uri:
+        from .store.redis import RedisStore
+
+        return RedisStore(settings.redis_uri, prefix=settings.redis_key_prefix)
+    return open_store(None, os.path.join(settings.instance_path, "store"))
+
+
 def build_services(settings: Settings) -> Services:
-    http = ProviderHttp(timeout=settings.http_timeout, debug=settings.debug_requests)
+    http = provider_http(settings)
     hints = settings.provider.hints
     discovery = Discovery(
         settings.issuer,
@@ -88,7 +108,7 @@ def build_services(settings: Settings) -> Services:
         quirks=token_quirks(settings),
     )
     client = TokenClient(discovery, http, settings.client_id, settings.client_secret)
-    store = open_store(settings.redis_uri, os.path.join(settings.instance_path, "store"))
+    store = open_settings_store(settings)
     services = Services(
         entitlements=build_entitlements(settings, UserinfoClient(discovery, http)),
         settings=settings,

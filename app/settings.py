@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -105,6 +106,13 @@ class Settings:
     def token_issuer_template(self) -> str | None:
         """Multi-tenant Entra: the issuer with `{tenantid}`, filled from each token's tid."""
         return multi_tenant_issuer(self.provider, self.issuer)
+    # -- operations (issue 12) --
+    redis_key_prefix: str = "oidc-login:"
+    ca_bundle: str | None = None
+    proxies: dict[str, str] = field(default_factory=dict)
+    no_proxy: str | None = None
+    log_format: str = "text"
+    metrics_address: tuple[str, int] | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -348,6 +356,8 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
 
     instance = os.path.abspath(r.text("INSTANCE_PATH", os.path.join(os.getcwd(), "instance")) or "instance")
 
+    ops = _operations(r)
+
     settings = Settings(
         issuer=issuer,
         client_id=client_id,
@@ -395,10 +405,47 @@ def load_settings(environ: Mapping[str, str] | None = None, use_dotenv: bool = T
         max_logout_url_length=r.number("OPENID_MAX_LOGOUT_URL_LENGTH", 2000, minimum=200),
         pass_access_token=r.flag("OPENID_PASS_ACCESS_TOKEN", False),
         **identity,
+        **ops,
     )
     if r.problems:
         raise SettingsError(r.problems)
     return settings
+
+
+def _operations(r: _Reader) -> dict[str, Any]:
+    """Redis key prefix, outbound proxy and CA, log format, metrics listener (issue 12)."""
+    ca_bundle = r.text("OPENID_CA_BUNDLE")
+    if ca_bundle and not os.access(ca_bundle, os.R_OK):
+        r.problems.append(f"OPENID_CA_BUNDLE={ca_bundle!r}: no readable PEM file there.")
+    # LibreChat's PROXY is the fallback for both schemes; the standard names win.
+    fallback = r.text("PROXY")
+    proxies = {}
+    for scheme in ("http", "https"):
+        value = r.text(f"{scheme.upper()}_PROXY") or r.text(f"{scheme}_proxy") or fallback
+        if value:
+            if "://" not in value:
+                value = "http://" + value
+            proxies[scheme] = value
+    log_format = (r.text("LOG_FORMAT", "text") or "text").lower()
+    if log_format not in ("text", "json"):
+        r.problems.append(f"LOG_FORMAT={log_format!r} must be 'text' or 'json'.")
+        log_format = "text"
+    metrics = r.text("METRICS_ADDRESS")
+    address: tuple[str, int] | None = None
+    if metrics:
+        host, _, port = metrics.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            r.problems.append(f"METRICS_ADDRESS={metrics!r} must be host:port, e.g. 127.0.0.1:9464.")
+        else:
+            address = (host.strip("[]"), int(port))
+    return {
+        "redis_key_prefix": r.text("REDIS_KEY_PREFIX", "oidc-login:") or "oidc-login:",
+        "ca_bundle": ca_bundle,
+        "proxies": proxies,
+        "no_proxy": r.text("NO_PROXY") or r.text("no_proxy"),
+        "log_format": log_format,
+        "metrics_address": address,
+    }
 
 
 def startup_warnings(settings: Settings) -> list[str]:
@@ -409,4 +456,23 @@ def startup_warnings(settings: Settings) -> list[str]:
             f"DOMAIN_SERVER={settings.domain_server} is not https: the session cookie is sent "
             "without Secure. Use https (an ngrok URL is https) outside localhost."
         )
+    notes.extend(file_store_warnings(settings))
     return notes
+
+
+def file_store_warnings(settings: Settings) -> list[str]:
+    """The file store is for one host; signs that there are several (shared by `check`)."""
+    if settings.redis_uri:
+        return []
+    reasons = []
+    if settings.trust_proxy:
+        reasons.append(f"TRUST_PROXY={settings.trust_proxy} (a proxy or load balancer in front)")
+    if settings.host in ("0.0.0.0", "::", ""):
+        reasons.append(f"HOST={settings.host} (listening for other machines)")
+    if not reasons:
+        return []
+    return [
+        "Sessions live in the local file store but " + " and ".join(reasons) + " suggests "
+        "several hosts may serve this site: a second host would not see the first one's "
+        "sessions or refresh locks. Set REDIS_URI when more than one host runs oidc-login."
+    ]

@@ -15,6 +15,9 @@ from app import create_app
 from app.settings import load_settings
 from tests.provider import TestProvider
 
+# Under CI=true a skip (a missing service or browser) is a failure: see tests/ci_strict.py.
+pytest_plugins = ["tests.ci_strict"]
+
 CLIENT_ID = "test-client"
 CLIENT_SECRET = "test-secret"
 SECRET = "a-session-secret-that-is-long-enough-1234"

@@ -15,9 +15,11 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from types import TracebackType
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -35,14 +37,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _pings(port: int, timeout: float = 0.5) -> bool:
-    """One raw RESP PING, so this helper needs no client library."""
+def _pings(port: int, timeout: float = 0.5, password: str | None = None) -> bool:
+    """One raw RESP PING (after AUTH when a password is set), so this helper needs no client."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            if password:
+                s.sendall(f"AUTH {password}\r\n".encode())
+                if not s.recv(64).startswith(b"+OK"):
+                    return False
             s.sendall(b"PING\r\n")
             return s.recv(64).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def _pings_tls(port: int, ca: str, timeout: float = 0.5) -> bool:
+    """PING over TLS, verifying the server's certificate against the test CA."""
+    context = ssl.create_default_context(cafile=ca)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM paths of a test CA and a server certificate it signed (see tests/tls.py)."""
+
+    ca: str
+    cert: str
+    key: str
 
 
 class RedisServer:
@@ -50,19 +77,52 @@ class RedisServer:
 
     host = "127.0.0.1"
 
-    def __init__(self, port: int | None = None, *, start_timeout: float = 10.0, appendonly: bool = False) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        start_timeout: float = 10.0,
+        appendonly: bool = False,
+        password: str | None = None,
+        tls: TlsFiles | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.port: int | None = port
         self.start_timeout = start_timeout
         #: Persist to an append-only file in `dir`, so a restart keeps keys (and locks).
         self.appendonly = appendonly
+        self.password = password
+        self.tls = tls
+        self.extra_args = list(extra_args or [])
         self.dir = tempfile.mkdtemp(prefix="redis-test-")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def uri(self) -> str:
+        """`redis://[:password@]127.0.0.1:N/0`, or `rediss://...` with TLS on."""
         if self.port is None:
             raise RuntimeError("RedisServer not started")
-        return f"redis://{self.host}:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        auth = f":{self.password}@" if self.password else ""
+        return f"{scheme}://{auth}{self.host}:{self.port}/0"
+
+    def _config_args(self, port: int) -> list[str]:
+        """Password, TLS and caller-given directives (e.g. `--replicaof`)."""
+        args: list[str] = []
+        if self.password:
+            args += ["--requirepass", self.password, "--masterauth", self.password]
+        if self.tls:
+            args += [
+                "--port", "0", "--tls-port", str(port),
+                "--tls-cert-file", self.tls.cert, "--tls-key-file", self.tls.key,
+                "--tls-ca-cert-file", self.tls.ca, "--tls-auth-clients", "no",
+            ]
+        return args + self.extra_args
+
+    def _ready(self, port: int) -> bool:
+        if self.tls:
+            return _pings_tls(port, self.tls.ca)
+        return _pings(port, password=self.password)
 
     @property
     def running(self) -> bool:
@@ -95,6 +155,7 @@ class RedisServer:
             "--dir", self.dir,
             "--logfile", log_path,
             "--daemonize", "no",
+            *self._config_args(port),
         ]
         self.proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -103,7 +164,7 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            if _pings(port):
+            if self._ready(port):
                 return None
             time.sleep(0.02)
         self._terminate()
@@ -153,3 +214,155 @@ class RedisServer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+REDIS_SENTINEL = shutil.which("redis-sentinel") or "/usr/bin/redis-sentinel"
+
+
+def sentinel_available() -> bool:
+    """Whether redis-sentinel (Debian's package of that name) is installed."""
+    return redis_available() and shutil.which("redis-sentinel") is not None
+
+
+def _command(port: int, *words: str, timeout: float = 1.0) -> bytes:
+    """One raw inline command, its raw reply (enough to read sentinel's answers)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall((" ".join(words) + "\r\n").encode())
+        time.sleep(0.02)
+        return s.recv(4096)
+
+
+class Sentinel:
+    """One redis-sentinel process watching `service` on the primary's port."""
+
+    def __init__(self, primary_port: int, service: str, *, quorum: int = 2, password: str | None = None) -> None:
+        self.dir = tempfile.mkdtemp(prefix="redis-sentinel-test-")
+        self.port = _free_port()
+        conf = os.path.join(self.dir, "sentinel.conf")  # sentinel rewrites it: its own file
+        lines = [
+            f"port {self.port}", "bind 127.0.0.1", "daemonize no", f"dir {self.dir}",
+            f"logfile {os.path.join(self.dir, 'sentinel.log')}",
+            f"sentinel monitor {service} 127.0.0.1 {primary_port} {quorum}",
+            f"sentinel down-after-milliseconds {service} 1000",
+            f"sentinel failover-timeout {service} 10000",
+            f"sentinel parallel-syncs {service} 1",
+        ]
+        if password:
+            lines.append(f"sentinel auth-pass {service} {password}")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = subprocess.Popen([REDIS_SENTINEL, conf], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not _pings(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-sentinel did not start on {self.port}")
+            time.sleep(0.02)
+
+    def primary_port(self, service: str) -> int | None:
+        """The port this sentinel currently names as the primary of `service`."""
+        try:
+            reply = _command(self.port, "SENTINEL", "get-master-addr-by-name", service)
+        except OSError:
+            return None
+        parts = reply.split(b"\r\n")
+        return int(parts[4]) if len(parts) > 4 and parts[4].isdigit() else None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SentinelGroup:
+    """A primary, one replica and three sentinels on loopback ports (a real failover setup).
+
+        with SentinelGroup() as group:
+            store = RedisStore(group.uri)
+            group.kill_primary()
+            group.wait_for_failover()
+    """
+
+    service = "oidcmaster"
+
+    def __init__(self, password: str | None = None) -> None:
+        self.password = password
+        self.primary = RedisServer(password=password)
+        self.replica: RedisServer | None = None
+        self.sentinels: list[Sentinel] = []
+
+    def __enter__(self) -> SentinelGroup:
+        try:
+            self.primary.start()
+            self.replica = RedisServer(
+                password=self.password,
+                extra_args=["--replicaof", "127.0.0.1", str(self.primary.port), "--replica-priority", "10"],
+            ).start()
+            self._wait_replica_in_sync()
+            self.sentinels = [Sentinel(self.primary.port, self.service, password=self.password)  # type: ignore[arg-type]
+                              for _ in range(3)]
+            self._wait(lambda: all(s.primary_port(self.service) == self.primary.port for s in self.sentinels),
+                       10, "sentinels did not agree on the primary")
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def uri(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis+sentinel://{auth}{hosts}/{self.service}/0"
+
+    def _wait(self, ready: object, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():  # type: ignore[operator]
+            if time.monotonic() > deadline:
+                raise RuntimeError(what)
+            time.sleep(0.05)
+
+    def _info_replication(self, port: int) -> bytes:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if self.password:
+                    s.sendall(f"AUTH {self.password}\r\n".encode())
+                    s.recv(64)
+                s.sendall(b"INFO replication\r\n")
+                time.sleep(0.05)
+                return s.recv(8192)
+        except OSError:
+            return b""
+
+    def _wait_replica_in_sync(self) -> None:
+        assert self.replica is not None and self.replica.port is not None
+        self._wait(lambda: b"master_link_status:up" in self._info_replication(self.replica.port), 15,
+                   "the replica did not sync with the primary")
+
+    def kill_primary(self) -> None:
+        """SIGKILL: the primary is gone without a word, as when its host dies."""
+        if self.primary.proc is not None:
+            self.primary.proc.kill()
+            self.primary.proc.wait(5)
+            self.primary.proc = None
+
+    def wait_for_failover(self, timeout: float = 30.0) -> int:
+        """Until every sentinel names the replica as the primary; returns its port."""
+        assert self.replica is not None
+        self._wait(lambda: all(s.primary_port(self.service) == self.replica.port for s in self.sentinels),
+                   timeout, "no failover within the timeout")
+        return self.replica.port  # type: ignore[return-value]
+
+    def close(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.close()
+        if self.replica is not None:
+            self.replica.close()
+        self.primary.close()

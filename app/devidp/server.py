@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from ..resources import templates_dir
 from .config import DEFAULT_USERS, ConfigError, User, require_loopback
 from .grants import GrantStore
 from .keys import load_session_secret, load_signing_key
 from .tokens import TokenMinter
 
-#: Server-rendered pages live in the repository's top-level ``templates/devidp``.
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "devidp"
+#: Server-rendered pages live in the top-level ``templates/devidp`` (shipped in the wheel).
+TEMPLATE_DIR = Path(templates_dir()) / "devidp"
 
 #: Never ``session``/``_session`` (panva's oidc-provider) nor ``oidc_login`` (our app):
 #: cookies ignore ports, and every server here shares 127.0.0.1/localhost.

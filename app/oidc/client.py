@@ -9,6 +9,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from .. import metrics
 from .discovery import Discovery
 from .http import ProviderHttp
 
@@ -57,11 +58,15 @@ class TokenClient:
         self.http.instrument(session)
         try:
             with session:
-                return dict(session.refresh_token(metadata["token_endpoint"], refresh_token=refresh_token))
+                answer = dict(session.refresh_token(metadata["token_endpoint"], refresh_token=refresh_token))
         except OAuthError as exc:
+            metrics.refresh("invalid_grant" if exc.error == "invalid_grant" else "refused")
             raise ProviderRefused(exc.error or "error", exc.description) from None
         except (requests.RequestException, ValueError) as exc:
+            metrics.refresh("unavailable")
             raise ProviderUnavailable(type(exc).__name__) from None
+        metrics.refresh("ok")
+        return answer
 
     def revoke(self, endpoint: str, token: str, *, timeout: float) -> str:
         """RFC 7009 revocation of a refresh token, authenticated as at the token endpoint.

@@ -51,6 +51,10 @@ class Discovery:
         """The checked discovery document; raises DISCOVERY_FAILED or INVALID_ISSUER."""
         return self._cache.get()
 
+    def cached(self) -> dict[str, Any] | None:
+        """The document if one was ever fetched (even stale), without fetching."""
+        return self._cache.current
+
     def invalidate(self) -> None:
         self._cache.invalidate()
 
@@ -101,4 +105,5 @@ class Discovery:
                 or f"Set OPENID_ISSUER to exactly {doc['issuer']!r} (issuers are compared "
                 "character for character, trailing slash included).",
             )
+        self.http.learn_endpoints(doc)
         return doc

@@ -15,6 +15,7 @@ import requests
 from joserfc import jwk
 from joserfc.errors import JoseError
 
+from .. import metrics
 from ..errors import AuthError
 from .cache import StaleWhileFailing
 from .http import ProviderHttp
@@ -59,6 +60,7 @@ class KeyCache:
             busy=lambda: AuthError("JWKS_FETCH_FAILED", "The provider's JWKS is slow to answer; try again shortly."),
         )
         self._last_forced = float("-inf")
+        self._forcing = False  # set while the unknown-kid refetch runs (under its lock)
         self.fetches = 0
 
     def key_for(self, kid: str | None, alg: str) -> Any:
@@ -107,13 +109,20 @@ class KeyCache:
             if now - self._last_forced < self.forced_interval:
                 return seen
             self._last_forced = now
-            return self._cache.refetch(seen)
+            self._forcing = True
+            try:
+                return self._cache.refetch(seen)
+            finally:
+                self._forcing = False
         finally:
             self._cache.lock.release()
 
     def _fetch(self) -> list[Any]:
         uri = self._jwks_uri()
         self.fetches += 1
+        metrics.jwks_fetch(
+            "unknown_kid" if self._forcing else "initial" if self._cache.current is None else "expired"
+        )
         try:
             response = self.http.get(uri)
         except requests.RequestException as exc:

@@ -112,7 +112,15 @@ class Refresher:
                 pass  # a recent refresh failed; the token is still valid, so use it meanwhile
             else:
                 tokens = self.refresh(vault, tokens, force=force)
-        self.verifier.verify_access_token(tokens.access_token or "")
+        try:
+            self.verifier.verify_access_token(tokens.access_token or "")
+        except AuthError as error:
+            if error.code != "TOKEN_EXPIRED" or tokens.refresh_token is None:
+                raise
+            # It expired while this request waited (a slow store, a busy worker): that calls
+            # for the refresh it just missed, not for the end of the session.
+            tokens = self.refresh(vault, tokens)
+            self.verifier.verify_access_token(tokens.access_token or "")
         return tokens
 
     def refresh(self, vault: Vault, started_from: TokenSet, *, force: bool = False) -> TokenSet:

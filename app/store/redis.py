@@ -1,8 +1,15 @@
 """The Redis store: for several hosts sharing sessions and refresh locks.
 
 Every redis-py error becomes StoreUnavailable so callers handle one exception.
-Values are JSON strings with a native expiry (PX); keys carry a prefix so the
-database can be shared with other applications.
+Values are JSON strings with a native expiry (PX); keys carry a prefix (REDIS_KEY_PREFIX)
+so the database can be shared with other applications.
+
+REDIS_URI forms: `redis://`, `rediss://` (TLS; `?ssl_ca_certs=/path/ca.pem` for a private
+CA, read by redis-py itself), and `redis+sentinel://[:password@]host:port[,host:port...]/
+<service>[/<db>]`, where redis-py's Sentinel client finds the current primary and follows
+a failover. Replication is asynchronous, so with Sentinel every lock taken and every value
+written waits (briefly, bounded) for one replica to confirm: a failover right after that
+cannot lose it. Without a replica's answer in time we go on: Redis cannot promise more.
 """
 
 from __future__ import annotations
@@ -15,11 +22,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from .. import metrics
 from .base import LockTimeout, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -55,6 +65,57 @@ return 0
 """
 
 
+SENTINEL_SCHEME = "redis+sentinel://"
+#: How long a write waits for one replica to confirm it (Sentinel mode only).
+REPLICA_WAIT_MS = 200
+#: Seconds between confirmations tried while no replica answers.
+ALONE_RECHECK = 5.0
+
+
+def parse_sentinel_uri(uri: str) -> tuple[list[tuple[str, int]], str, int, str | None]:
+    """`redis+sentinel://[:password@]h:p[,h:p...]/<service>[/<db>]` -> (sentinels, service,
+    db, password). The password is the data nodes' (the primary's and replicas')."""
+    parts = urlsplit(uri)
+    netloc = parts.netloc
+    password = None
+    if "@" in netloc:
+        userinfo, netloc = netloc.rsplit("@", 1)
+        password = unquote(userinfo.split(":", 1)[1] if ":" in userinfo else userinfo) or None
+    sentinels = []
+    for item in netloc.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"sentinel address {item!r} must be host:port")
+        sentinels.append((host.strip("[]"), int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2:
+        raise ValueError("the path must be /<service> or /<service>/<db>")
+    if len(path) == 2 and not path[1].isdigit():
+        raise ValueError(f"db {path[1]!r} must be a number")
+    return sentinels, unquote(path[0]), int(path[1]) if len(path) == 2 else 0, password
+
+
+def _client_for(uri: str, socket_timeout: float) -> tuple[redis.Redis, bool]:
+    """A redis-py client for any REDIS_URI form, and whether it follows Sentinel."""
+    common: dict[str, Any] = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": socket_timeout,
+        # One quick retry reconnects a pooled socket that went stale (e.g. Redis restarted,
+        # or Sentinel moved the primary) without turning an outage into a long stall.
+        "retry": Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),
+    }
+    if not uri.startswith(SENTINEL_SCHEME):
+        return redis.Redis.from_url(uri, **common), False
+    from redis.sentinel import Sentinel
+
+    sentinels, service, db, password = parse_sentinel_uri(uri)
+    manager = Sentinel(
+        sentinels,
+        sentinel_kwargs={"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout},
+    )
+    return manager.master_for(service, db=db, password=password, **common), True
+
+
 def _ms(seconds: float) -> int:
     """Seconds to whole milliseconds, at least 1 (PX 0 is an error)."""
     return max(1, math.ceil(seconds * 1000))
@@ -66,6 +127,7 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except redis.RedisError as exc:
+        metrics.store_error(what.replace(" ", "_").lower())
         raise StoreUnavailable(f"redis {what} failed: {exc}") from exc
 
 
@@ -131,15 +193,12 @@ class RedisStore:
         socket_timeout: float = 2.0,
         client: redis.Redis | None = None,
     ) -> None:
+        self._replicated = False
+        self._alone_until = 0.0
         try:
-            self._client = client or redis.Redis.from_url(
-                uri,
-                socket_timeout=socket_timeout,
-                socket_connect_timeout=socket_timeout,
-                # One quick retry reconnects a pooled socket that went stale (e.g. Redis
-                # restarted) without turning an outage into a long stall.
-                retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),
-            )
+            if client is None:
+                client, self._replicated = _client_for(uri, socket_timeout)
+            self._client = client
         except (ValueError, redis.RedisError) as exc:
             raise StoreUnavailable(f"bad REDIS_URI: {exc}") from exc
         self._prefix = prefix
@@ -149,7 +208,32 @@ class RedisStore:
 
     def __repr__(self) -> str:
         kw = self._client.connection_pool.connection_kwargs
-        return f"RedisStore({kw.get('host')}:{kw.get('port')}/{kw.get('db')}, prefix={self._prefix!r})"
+        where = "sentinel" if self._replicated else f"{kw.get('host')}:{kw.get('port')}"
+        return f"RedisStore({where}/{kw.get('db')}, prefix={self._prefix!r})"
+
+    def _replicate(self) -> None:
+        """Sentinel mode: wait up to REPLICA_WAIT_MS for one replica to hold the last write,
+        so a failover right after it does not lose it. Best effort by design: while no
+        replica is connected (e.g. the only one was just promoted) waiting would only add
+        latency, so then a cheap INFO every ALONE_RECHECK seconds looks for one instead."""
+        if not self._replicated:
+            return
+        now = time.monotonic()
+        if now < self._alone_until:
+            return
+        try:
+            if self._alone_until:
+                replication = self._client.info("replication")
+                if not int(replication.get("connected_slaves", 0)):
+                    self._alone_until = now + ALONE_RECHECK
+                    return
+                self._alone_until = 0.0
+            confirmed = self._client.wait(1, REPLICA_WAIT_MS)
+        except redis.RedisError as exc:
+            log.warning("replica confirmation failed: %s", type(exc).__name__)
+            return
+        if not confirmed:
+            self._alone_until = now + ALONE_RECHECK
 
     def get(self, key: str) -> dict | None:
         """The value, or None when missing or expired (Redis expires it)."""
@@ -173,6 +257,7 @@ class RedisStore:
         payload = json.dumps(value, separators=(",", ":"))
         with _translated("SET"):
             self._client.set(self._prefix + key, payload, px=_ms(ttl))
+        self._replicate()
 
     def delete(self, key: str) -> None:
         with _translated("DEL"):
@@ -216,6 +301,7 @@ class RedisStore:
         while True:
             with _translated("lock acquire"):
                 if self._acquire_script(keys=[name], args=[token, lease_ms]):
+                    self._replicate()
                     return
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -23,6 +23,7 @@ from flask import (
     session,
 )
 
+from .. import metrics
 from ..errors import AuthError, error_for_code
 from ..logs import user_ref
 from ..oidc.client import token_auth_method
@@ -138,12 +139,14 @@ def callback() -> Any:
         )
     except AuthError as error:
         log.info("login failed: %s", error.code)
+        metrics.login(error.code)
         raise
     if not settings.reuse_tokens:
         # Keep only what the session needs: the ID token for logout, the status for display.
         result.tokens.access_token = None
         result.tokens.refresh_token = None
     state.begin(result.claims, result.tokens)
+    metrics.login("ok")
     log.info("login ok for %s", user_ref(result.claims["sub"], settings.log_salt))
     return redirect(settings.domain_client + result.return_to, code=302)
 
@@ -221,6 +224,7 @@ def logout() -> Any:
         log.info("logout for %s", user_ref(g.principal.sub, settings.log_salt))
         if state.signed_in():  # a session, not a bearer token: revoke, leave the index
             backchannel.on_logout(tokens, state.session_keys())
+            metrics.session_ended("logout")
     state.end()
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         return redirect(target, code=303)

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from .. import metrics
 from ..logs import user_ref
 from ..providers import hosted_logout_url
 from ..oidc.logout import BACKCHANNEL_PATH, MAX_TOKEN_LENGTH, LogoutTokenError, end_session_url, session_sid
@@ -73,6 +74,7 @@ def backchannel_logout() -> Response:
         return _answer(400, "The session store is unavailable; send the logout token again.")
     who = user_ref(found.sub, services.settings.log_salt) if found.sub else "a provider session"
     log.info("back-channel logout for %s (by %s): %d session(s) ended", who, "sid" if found.sid else "sub", ended)
+    metrics.session_ended("backchannel", ended)
     return _answer(200)
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, g, redirect, request, session
 
+from .. import metrics
 from ..errors import AuthError
 from ..logs import user_ref
 from ..oidc.refresh import store_unavailable
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 #: Endpoints that never need the signed-in user (and must never loop back to /login).
 PUBLIC = {"pages.healthz", "auth.login", "auth.start", "auth.callback", "static"}
 PUBLIC.add("backchannel.backchannel_logout")  # the provider's server-to-server call: no session
+PUBLIC.add("ops.readyz")  # the readiness probe: no session
 #: Endpoints that need the session but not the automatic refresh: logout must work while the
 #: provider is down, and the refresh endpoint refreshes by itself (one grant, not two).
 NO_REFRESH = {"auth.logout", "auth.refresh"}
@@ -61,11 +63,13 @@ def _from_session() -> Principal | None:
     settings = services.settings
     now = time.time()
     if state.expired(now, settings.idle_timeout, settings.max_lifetime):
+        metrics.session_ended("expired")
         state.end()
         return None
     vault = state.vault()
     tokens = services.refresher.load(vault)
     if tokens is None:  # logged out elsewhere, or refresh failed in another request
+        metrics.session_ended("ended_elsewhere")
         state.end()
         return None
     if request.endpoint not in NO_REFRESH:
@@ -78,6 +82,7 @@ def _from_session() -> Principal | None:
             if error.status >= 500:
                 raise  # provider or store trouble: the session is kept
             log.info("session ended for %s: %s", user_ref(tokens.sub, settings.log_salt), error.code)
+            metrics.session_ended(error.code)
             state.end()
             error.ends_session = True
             raise

@@ -129,7 +129,9 @@ class TestProvider:
         *,
         config: ProviderConfig | None = None,
         user: dict[str, Any] | None = None,
+        tls: Any = None,
     ) -> None:
+        self.tls = tls  # an ssl.SSLContext: serve https (a certificate for 127.0.0.1)
         self.client_id = client_id
         self.client_secret = client_secret
         self.config: ProviderConfig = config or ProviderConfig()
@@ -149,7 +151,7 @@ class TestProvider:
             if self._server is not None:
                 return self
             try:
-                server = _Server("127.0.0.1", self._port or 0, self._wsgi, _Handler)
+                server = _Server("127.0.0.1", self._port or 0, self._wsgi, _Handler, ssl_context=self.tls)
             except SystemExit as exc:  # werkzeug exits when the bind fails
                 raise OSError(f"test provider cannot bind 127.0.0.1:{self._port or 0}") from exc
             server.provider = self
@@ -200,8 +202,8 @@ class TestProvider:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no path, no trailing slash)."""
-        return f"http://127.0.0.1:{self.port}"
+        """``http://127.0.0.1:PORT`` (``https://`` with ``tls``; no path, no trailing slash)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def issuer(self) -> str:

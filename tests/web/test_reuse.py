@@ -339,3 +339,20 @@ def test_refreshed_access_token_for_another_user_ends_the_session(make_app, prov
     response = live.get(http, "/api/user")
     assert response.status_code == 401 and error_code(response) == "REFRESH_FAILED"
     assert_no_session(live, http)
+
+
+def test_a_token_that_expired_while_the_request_waited_is_refreshed_not_fatal(make_app, provider):
+    """The request judged the token 'not due' and then stalled (a slow store, a busy worker)
+    past its exp: verification says TOKEN_EXPIRED, which calls for a refresh, not an end."""
+    live = make_app(**REUSE)
+    http = live.login()
+    vault = live.vault(http)
+    refresher = live.services.refresher
+    tokens = refresher.load(vault)
+    tokens.access_token = provider.mint_access_token(aud="https://api.example.com", exp=int(time.time()) - 5)
+    tokens.expires_at = int(time.time()) + 3600  # what the request believed
+    refresher.save(vault, tokens)
+    fresh = refresher.current(vault, tokens)
+    assert fresh.access_token != tokens.access_token
+    assert provider.grants["refresh_token"] == 1
+    assert status(live, http)["has_refresh_token"]
