@@ -16,6 +16,7 @@ import os
 import re
 
 import threading
+from typing import Any
 
 from .errors import SPECS
 
@@ -96,9 +97,17 @@ def verify_answer(status: int) -> None:
     _m().verify_answers.labels(str(status) if 100 <= status < 600 else "other").inc()
 
 
+_route_timers: dict[str | None, Any] = {}
+
+
 def request_finished(route: str | None, seconds: float) -> None:
-    """`route` is the Flask endpoint name (bounded by the code), never the path."""
-    _m().request_duration.labels(route if route and _NAME.match(route) else "unmatched").observe(seconds)
+    """`route` is the Flask endpoint name (bounded by the code), never the path. The labelled
+    child is looked up once per route and process: this runs on every request."""
+    timer = _route_timers.get(route)
+    if timer is None:
+        timer = _m().request_duration.labels(route if route and _NAME.match(route) else "unmatched")
+        _route_timers[route] = timer
+    timer.observe(seconds)
 
 
 def provider_call(endpoint: str, status: int | None, seconds: float) -> None:

@@ -19,6 +19,8 @@ import json
 import os
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -67,16 +69,59 @@ def seal(aead: AESGCM, kind: str, value: Any) -> str:
 
 def unseal(aead: AESGCM, kind: str, sealed: Any) -> Any | None:
     """The value, or None for anything tampered with, truncated or sealed under another key."""
+    plain = _decrypt(aead, kind, sealed)
+    return None if plain is None else _loads(plain)
+
+
+def _decrypt(aead: AESGCM, kind: str, sealed: Any) -> bytes | None:
     if not isinstance(sealed, str) or len(sealed) > 1_000_000:
         return None
     try:
         raw = _unb64(sealed)
         if len(raw) <= _NONCE:
             return None
-        plain = aead.decrypt(raw[:_NONCE], raw[_NONCE:], kind.encode())
-        return json.loads(plain)
+        return aead.decrypt(raw[:_NONCE], raw[_NONCE:], kind.encode())
     except (InvalidTag, ValueError, binascii.Error):
         return None
+
+
+def _loads(plain: bytes) -> Any | None:
+    try:
+        return json.loads(plain)
+    except ValueError:
+        return None
+
+
+class OpenedValues:
+    """What this worker already decrypted, by store key and ciphertext: one version of one
+    session's value is decrypted once, not on every request. A hit still needs the store to
+    hold that very ciphertext (so a logout or a refresh elsewhere is seen at once) and the
+    request's cookie to carry the same secret (compared in constant time), so it opens
+    nothing a forged cookie could not open itself. Bounded: memory stays flat however many
+    sessions there are."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[tuple[str, str], tuple[bytes, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, sealed: str, secret: bytes) -> bytes | None:
+        with self._lock:
+            item = self._items.get((key, sealed))
+            if item is not None:
+                self._items.move_to_end((key, sealed))
+        if item is None or not hmac.compare_digest(item[0], secret):
+            return None
+        return item[1]
+
+    def put(self, key: str, sealed: str, secret: bytes, plain: bytes) -> None:
+        with self._lock:
+            self._items[(key, sealed)] = (secret, plain)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+
+OPENED = OpenedValues()
 
 
 @dataclass(frozen=True)
@@ -132,7 +177,11 @@ class Vault:
         self.store = store
         self.keyer = keyer
         self.ticket = ticket
-        self._aead = derive_key(ticket.secret, "session")
+
+    @cached_property
+    def _aead(self) -> AESGCM:
+        """Derived on first need only: a request served from `OPENED` derives nothing."""
+        return derive_key(self.ticket.secret, "session")
 
     @cached_property
     def ident(self) -> str:
@@ -150,8 +199,18 @@ class Vault:
         A value that does not unseal (tampered, foreign) reads as missing."""
         for key in self.keyer.candidates(kind, self._value(name)):
             stored = self.store.get(key)
-            if stored is not None:
-                return unseal(self._aead, kind, stored.get("sealed"))
+            if stored is None:
+                continue
+            sealed = stored.get("sealed")
+            if not isinstance(sealed, str):
+                return None
+            plain = OPENED.get(key, sealed, self.ticket.secret)
+            if plain is None:
+                plain = _decrypt(self._aead, kind, sealed)
+                if plain is None:
+                    return None
+                OPENED.put(key, sealed, self.ticket.secret, plain)
+            return _loads(plain)
         return None
 
     def put(self, kind: str, value: Any, ttl: float, name: str = "") -> None:

@@ -36,11 +36,12 @@ SESSION_FIRST = {"verify.verify"}
 
 def load_principal() -> None:
     g.principal = None
-    if request.endpoint in PUBLIC or request.endpoint is None:
+    endpoint = request.endpoint
+    if endpoint in PUBLIC or endpoint is None:
         return
     header = request.headers.get("Authorization", "")
-    bearer = request.path.startswith("/api/") and header[:7].lower() == "bearer "
-    session_first = request.endpoint in SESSION_FIRST and (state.signed_in() or state.unavailable())
+    bearer = header[:7].lower() == "bearer " and request.path.startswith("/api/")
+    session_first = endpoint in SESSION_FIRST and (state.signed_in() or state.unavailable())
     if bearer and not session_first:
         g.principal = _from_bearer(header[7:].strip())
         return

@@ -16,12 +16,15 @@ from typing import Any
 from flask import Flask, Request, Response, g, has_app_context
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 
+from ..oidc.logout import BACKCHANNEL_PATH
 from ..store import Store, StoreUnavailable
 from ..store.sealed import Keyer, Ticket, Vault
 
 log = logging.getLogger(__name__)
 
 SESSION = "session"
+#: Routes that never need the session: answered without opening it.
+SESSIONLESS_PATHS = frozenset({"/healthz", "/readyz", BACKCHANNEL_PATH})
 
 
 class TicketSession(ServerSideSession):
@@ -82,13 +85,22 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
     # -- Flask's interface -------------------------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> TicketSession:
+        """The stored session of a well-formed ticket; otherwise an empty one, made without a
+        store read or a random draw (a ticket is drawn only when a login issues one). Probes
+        and the provider's back-channel calls never read a session at all."""
+        value = request.cookies.get(self.get_cookie_name(app)) or ""
+        if not value or request.path in SESSIONLESS_PATHS:
+            return self.session_class(sid="", permanent=True)
         try:
-            return super().open_session(app, request)  # type: ignore[no-any-return]
+            data = self._retrieve_session_data(value)
         except StoreUnavailable as exc:
             log.warning("session store unavailable: %s", exc)
-            session = self.session_class(sid=request.cookies.get(self.get_cookie_name(app)), permanent=True)
+            session = self.session_class(sid=value, permanent=True)
             session.unavailable = True
             return session
+        if data is None:
+            return self.session_class(sid="", permanent=True)
+        return self.session_class(data, sid=value)
 
     def regenerate(self, session: ServerSideSession) -> None:
         """A new ticket (login): the old session's value goes, whatever it held."""

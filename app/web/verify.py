@@ -66,12 +66,12 @@ def identity_headers(principal: Principal) -> dict[str, str]:
         "User": principal.sub,
         "Email": principal.email,
         "Name": principal.name,
-        "Preferred-Username": getattr(principal, "username", None),  # set by the username claim setting
+        "Preferred-Username": principal.username,
     }
     headers = {PREFIX + name: header_text(value) for name, value in values.items() if value}
     if principal.roles:
         headers[PREFIX + "Roles"] = ",".join(header_text(role, in_list=True) for role in principal.roles)
-    headers[PREFIX + "Admin"] = "true" if getattr(principal, "admin", False) else "false"
+    headers[PREFIX + "Admin"] = "true" if principal.admin else "false"
     headers["Cache-Control"] = "no-store"
     tokens = principal.tokens
     if (

@@ -181,3 +181,17 @@ def test_audience_list_containing_the_client_is_accepted(make_app, provider):
     token = provider.mint_logout_token(sid="sid-a", aud=["other", CLIENT_ID])
     assert post_token(live, token).status_code == 200
     assert not signed_in(live, http)
+
+
+def test_an_ended_session_is_refused_by_forward_auth_too(make_app, provider):
+    live = make_app(**REUSE)
+    http = login_as(live, provider, "user-123", "sid-a")
+    other = login_as(live, provider, "user-456", "sid-b")
+    headers = {"X-Original-URI": "/chat?x=1"}
+    assert live.get(http, "/api/auth/verify", headers=headers).status_code == 200
+    assert post_token(live, provider.mint_logout_token(sid="sid-a")).status_code == 200
+    refused = live.get(http, "/api/auth/verify", headers=headers)
+    assert refused.status_code == 401
+    assert refused.headers["X-Auth-Request-Redirect"].startswith("/login?return_to=%2Fchat")
+    assert "Set-Cookie" not in refused.headers
+    assert live.get(other, "/api/auth/verify", headers=headers).status_code == 200
