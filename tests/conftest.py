@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -133,3 +134,33 @@ REUSE = {
     "OPENID_SCOPE": "openid profile email offline_access",
     "OPENID_AUDIENCE": "https://api.example.com",
 }
+
+
+# -- the one browser of the session (tests/browser, tests/forward): Debian's chromium --------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Playwright and one chromium for the whole run: Playwright's sync API cannot run two
+    at once in one process, so every browser test shares this one."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                                    timeout=30_000)
+        try:
+            yield browser
+        finally:
+            browser.close()

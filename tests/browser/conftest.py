@@ -5,44 +5,18 @@ started as ``python -m app.cli serve``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.browser.servers import REPO, DevIdp, LoginServer
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - the browser itself is tests/conftest.py's
 from tests.interop.harness import OidcProviderProcess, free_port, node_modules_ready
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 AUDIENCE = "https://api.oidc-login.test"
 
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
-    sync_playwright = sync_api.sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                                    timeout=30_000)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

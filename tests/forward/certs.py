@@ -1,49 +1,17 @@
-"""A TLS certificate for 127.0.0.1 and localhost, made at test time with `cryptography`.
-
-Self-signed (it is its own CA), valid for a day: clients trust exactly this file."""
+"""The TLS certificate the proxies serve in the tests: issued at test time by a test CA
+(`tests/tls.py`) for 127.0.0.1 and localhost."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.tls import TestCA
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """Writes cert.pem and key.pem into `directory`; returns their paths."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oidc-login test proxy")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
+    """cert.pem (the server certificate followed by its CA, so a client trusts exactly this
+    one file) and key.pem, in `directory`."""
+    files = TestCA("oidc-login test proxy CA").issue(directory, "proxy")
+    cert = directory / "cert.pem"
+    cert.write_bytes(Path(files.cert).read_bytes() + Path(files.ca).read_bytes())
+    return cert, Path(files.key)

@@ -14,8 +14,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from tests.browser.conftest import CHROMIUM_ARGS, CHROMIUM  # noqa: F401
-from tests.browser.conftest import chromium  # noqa: F401 - the session's browser (fixture)
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401
 from tests.browser.servers import DevIdp
 from tests.browser.test_login_flows import complete_provider_login
 from tests.forward.chat_app import EVENTS
@@ -77,7 +76,7 @@ def wait_for(predicate, timeout: float = 5.0) -> bool:
 
 
 @pytest.fixture
-def proxied_context(chromium):  # noqa: F811 - the fixture imported above
+def proxied_context(chromium):
     """A fresh browser context that trusts nothing but accepts the test certificate."""
     context = chromium.new_context(ignore_https_errors=True, viewport={"width": 1200, "height": 800})
     context.set_default_timeout(15_000)
