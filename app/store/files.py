@@ -67,7 +67,8 @@ class FileStore:
         self._sweep_interval = sweep_interval
         self._next_sweep = time.monotonic() + (sweep_interval or 0.0)
         self._sweep_guard = threading.Lock()
-        self._memo: dict[str, tuple[tuple[int, int, int], float, str]] = {}
+        self._memo: dict[str, tuple[tuple[int, int, int], float, dict]] = {}
+        self._paths: dict[str, str] = {}  # key -> file path (one SHA-256 per key, not per read)
         self._memo_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -76,7 +77,13 @@ class FileStore:
     # -- values -------------------------------------------------------------------
 
     def _path(self, key: str) -> str:
-        return os.path.join(self._data, _digest(key) + ".json")
+        path = self._paths.get(key)
+        if path is None:
+            path = os.path.join(self._data, _digest(key) + ".json")
+            if len(self._paths) >= _MEMO_SIZE:
+                self._paths.clear()
+            self._paths[key] = path
+        return path
 
     def get(self, key: str) -> dict | None:
         """The value, or None when missing, expired or unreadable.
@@ -96,7 +103,7 @@ class FileStore:
         memo = self._memo.get(path)
         if memo is not None and memo[0] == (seen.st_ino, seen.st_mtime_ns, seen.st_size):
             if memo[1] > time.time():
-                return json.loads(memo[2])  # a fresh object for each caller
+                return dict(memo[2])  # a copy: callers may change the top level, never the memo
         return self._read(path)
 
     def _read(self, path: str) -> dict | None:
@@ -118,18 +125,18 @@ class FileStore:
                     return None
                 if not isinstance(value, dict):
                     return None
-                self._remember(path, stat, expires_at, json.dumps(value))
-                return value
+                self._remember(path, stat, expires_at, value)
+                return dict(value)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StoreUnavailable(f"cannot read {path}: {exc}") from exc
 
-    def _remember(self, path: str, stat: os.stat_result, expires_at: float, text: str) -> None:
+    def _remember(self, path: str, stat: os.stat_result, expires_at: float, value: dict) -> None:
         with self._memo_lock:
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.pop(next(iter(self._memo)))
-            self._memo[path] = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), expires_at, text)
+            self._memo[path] = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), expires_at, value)
 
     def set(self, key: str, value: dict, ttl: float) -> None:
         """Atomically replace the value; it reads as missing after `ttl` seconds."""

@@ -177,19 +177,28 @@ class Vault:
         self.store = store
         self.keyer = keyer
         self.ticket = ticket
+        self._keys: dict[tuple[str, str], list[str]] = {}
 
     @cached_property
     def _aead(self) -> AESGCM:
         """Derived on first need only: a request served from `OPENED` derives nothing."""
         return derive_key(self.ticket.secret, "session")
 
-    @cached_property
+    @property
     def ident(self) -> str:
         """A process-local handle for this session that names nothing usable."""
-        return self.keyer.key("vault", self.ticket.id)
+        return self.key("tokens")
 
     def key(self, kind: str, name: str = "") -> str:
-        return self.keyer.key(kind, self._value(name))
+        """The current store key (computed once per vault: an HMAC each)."""
+        keys = self._keys.get((kind, name))
+        if keys is None:
+            keys = self._keys[(kind, name)] = self.keyer.candidates(kind, self._value(name))
+        return keys[0]
+
+    def _candidates(self, kind: str, name: str) -> list[str]:
+        self.key(kind, name)
+        return self._keys[(kind, name)]
 
     def _value(self, name: str) -> str:
         return f"{self.ticket.id}\0{name}" if name else self.ticket.id
@@ -197,7 +206,7 @@ class Vault:
     def get(self, kind: str, name: str = "") -> Any | None:
         """The unsealed value, from the current key or, after a secret rotation, an old one.
         A value that does not unseal (tampered, foreign) reads as missing."""
-        for key in self.keyer.candidates(kind, self._value(name)):
+        for key in self._candidates(kind, name):
             stored = self.store.get(key)
             if stored is None:
                 continue
@@ -215,14 +224,14 @@ class Vault:
 
     def put(self, kind: str, value: Any, ttl: float, name: str = "") -> None:
         """Seal and write under the current key; drop copies under earlier secrets."""
-        keys = self.keyer.candidates(kind, self._value(name))
+        keys = self._candidates(kind, name)
         self.store.set(keys[0], {"sealed": seal(self._aead, kind, value)}, ttl)
         for old in keys[1:]:
             if self.store.get(old) is not None:
                 self.store.delete(old)
 
     def delete(self, kind: str, name: str = "") -> None:
-        for key in self.keyer.candidates(kind, self._value(name)):
+        for key in self._candidates(kind, name):
             self.store.delete(key)
 
     def lock(self, kind: str, *, wait: float, lease: float) -> AbstractContextManager[LockHandle]:

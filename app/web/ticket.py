@@ -116,8 +116,12 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         session.persisted = True
 
     def save_session(self, app: Flask, session: TicketSession, response: Response) -> None:
-        if session.accessed:
-            response.vary.add("Cookie")
+        if session.accessed:  # the answer depends on who is signed in
+            vary = response.headers.get("Vary")
+            if not vary:
+                response.headers.add("Vary", "Cookie")
+            elif "cookie" not in vary.lower():
+                response.headers["Vary"] = vary + ", Cookie"
         if session.unavailable:
             return  # the store could not be read: change nothing, keep the cookie
         quiet = bool(g.get("no_session_cookie"))  # forward auth: proxies drop Set-Cookie
