@@ -14,7 +14,7 @@ from .logs import configure_logging
 from .resources import templates_dir
 from .services import Services, build_services
 from .settings import Settings, load_settings, startup_warnings
-from .store import StoreUnavailable
+from .store import LockTimeout, StoreUnavailable
 
 TEMPLATES = templates_dir()  # the installed package's, else the checkout's (app/resources.py)
 
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.register_error_handler(AuthError, render_error)
     app.register_error_handler(StoreUnavailable, lambda e: render_error(store_unavailable()))
+    app.register_error_handler(LockTimeout, lambda e: render_error(store_unavailable()))
     app.register_error_handler(404, lambda e: render_error(AuthError("INVALID_REQUEST", "No such page.", status=404)))
     app.register_error_handler(405, lambda e: render_error(AuthError("INVALID_REQUEST", "Method not allowed.", status=405)))
     app.register_error_handler(500, lambda e: render_error(AuthError("INVALID_REQUEST", "Internal error.", status=500, hint="See the server log.")))

@@ -46,7 +46,7 @@ __all__ = ["TokenVerifier", "VerifiedCache", "classify", "token_digest"]
 class VerifiedCache:
     """Bounded LRU of verified claims by token digest, each valid until its token's `exp`."""
 
-    def __init__(self, maxsize: int = 10_000) -> None:
+    def __init__(self, maxsize: int = 2048) -> None:
         self.maxsize = maxsize
         self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()

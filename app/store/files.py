@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 from .base import HeldLock, LockTimeout, StoreUnavailable
 
-_MEMO_SIZE = 10_000  # parsed values kept per process
+_MEMO_SIZE = 2048  # parsed values kept per process (memory stays flat past that many sessions)
 
 log = logging.getLogger(__name__)
 

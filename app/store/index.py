@@ -19,6 +19,9 @@ from .sealed import hashed_key
 SID_KIND = "bcl-sid"
 SUB_KIND = "bcl-sub"
 LOCK_WAIT = 10.0
+#: Sessions whose keys are looked up per write: the rest wait their turn, so a user with
+#: thousands of sessions does not make every login read them all under the lock.
+PRUNE_PER_WRITE = 8
 
 
 class SessionIndex:
@@ -42,7 +45,7 @@ class SessionIndex:
         now = time.time()
         for entry in self._entries(sid, sub):
             with self.store.lock(entry + ":lock", wait=LOCK_WAIT):
-                sessions = self._alive(self._read(entry), now)
+                sessions = self._pruned(self._read(entry), now)
                 sessions = [s for s in sessions if s["keys"] != list(keys)]
                 sessions.append({"keys": list(keys), "until": now + ttl})
                 self._write(entry, sessions, now)
@@ -53,7 +56,7 @@ class SessionIndex:
         for entry in self._entries(sid, sub):
             with self.store.lock(entry + ":lock", wait=LOCK_WAIT):
                 sessions = [s for s in self._read(entry) if s["keys"] != list(keys)]
-                self._write(entry, self._alive(sessions, now), now)
+                self._write(entry, self._pruned(sessions, now), now)
 
     def end(self, sid: str | None = None, sub: str | None = None) -> int:
         """Deletes every session listed for `sid` (or, without one, for `sub`); returns how
@@ -88,6 +91,13 @@ class SessionIndex:
             s for s in sessions
             if s["until"] > now and any(self.store.get(key) is not None for key in s["keys"])
         ]
+
+    def _pruned(self, sessions: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+        """Drops expired sessions, and of the first PRUNE_PER_WRITE those whose keys are gone;
+        the live ones checked go to the back, so every entry gets its turn."""
+        live = [s for s in sessions if s["until"] > now]
+        checked, rest = live[:PRUNE_PER_WRITE], live[PRUNE_PER_WRITE:]
+        return rest + self._alive(checked, now)
 
     def _write(self, entry: str, sessions: list[dict[str, Any]], now: float) -> None:
         if not sessions:
