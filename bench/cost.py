@@ -16,6 +16,7 @@ login, and worker memory as sessions accumulate. Figures only: nothing here asse
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import signal
@@ -52,6 +53,26 @@ import requests  # noqa: E402
 
 from tests.provider import TestProvider  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
+
+class ManyUsers(TestProvider):
+    """The test provider, where each authorization signs in a new person once `distinct` is
+    set: 10,000 sessions are then 10,000 users, as in a real deployment, not one user with
+    10,000 sessions (whose back-channel `sub` index entry would grow with each login)."""
+
+    distinct = False
+    _count = itertools.count(1)
+
+    @property  # type: ignore[override]
+    def user(self) -> dict[str, Any]:
+        if not self.distinct:
+            return self._user
+        n = next(self._count)
+        return {**self._user, "sub": f"bench-user-{n}", "email": f"bench-user-{n}@example.com"}
+
+    @user.setter
+    def user(self, value: dict[str, Any]) -> None:
+        self._user = value
+
 
 #: what verify gets from nginx's auth_request (deploy/nginx): the path the browser asked for
 VERIFY_HEADERS = {"X-Original-URI": "/c/new", "X-Original-Method": "GET"}
@@ -203,12 +224,13 @@ def report(table: list[Row], provider_calls: int, login: dict[str, Any], mem: li
         out.append(f"{row.label:<36}{row.requests:>9}{row.requests / max(row.seconds, 1e-9):>8.0f}"
                    f"{row.cpu_us:>12.0f}{ratio:>8.2f}{target:>8}  {met}")
     out.append(f"provider back-channel calls during the load: {provider_calls} (0 expected: verified-claims cache)")
-    out += ["", f"login (file store; {login['count']} logins from {login['clients']} threads; each: /oauth/openid, "
+    out += ["", f"login (file store; {login['count']} logins of distinct users from {login['clients']} threads; "
+            "each: /oauth/openid, "
             "the provider's /authorize, the callback (code -> RS256 ID token + JWT access token), the home page)",
             f"   logins/s {login['count'] / login['seconds']:.1f}; server CPU per login "
             f"{1000 * login['cpu'] / login['count']:.2f} ms (the provider's own CPU is not counted: it runs in "
             "the bench process)", "",
-            "worker memory (VmRSS, file store; every session logged in, then GET /api/user once)"]
+            "worker memory (VmRSS, file store; every session another user, logged in, then GET /api/user once)"]
     for label, rss in mem:
         workers = ", ".join(f"{pid}: {(kib or 0) / 1024:.1f}" for pid, kib in rss["workers_kib"].items())
         out.append(f"   {label:<24} master {(rss['master_kib'] or 0) / 1024:.1f} MiB; workers MiB {{{workers}}}")
@@ -245,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     args.wrk = bool(wrk)
     if not wrk:
         raise SystemExit("bench/cost.py needs wrk (apt-get install -y wrk; ./run-tests installs it)")
-    budget = 120 + 8 * (args.rounds * args.slice + args.warmup) + args.logins + max(args.sessions) / 20
+    budget = 120 + 8 * (args.rounds * args.slice + args.warmup) + args.logins + max(args.sessions) / 10
 
     def on_alarm(*_: Any) -> None:
         raise Deadline(f"overran its {budget:.0f}s bound")
@@ -261,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     servers: dict[str, Server] = {}
     profiles: list[str] = []
     try:
-        with TestProvider(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as provider, RedisServer() as redis:
+        with ManyUsers(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as provider, RedisServer() as redis:
             provider.config.access_token_ttl = 3600  # no refresh inside the run
             plain = [sys.executable, os.path.join(ROOT, "bench", "plain_app.py")]
             for name, argv_, extra in (("plain", plain, None), ("file", None, None),
@@ -273,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.wait_ready()
             bench = Bench(provider, servers, args, wrk)
             bench.sign_in()
+            provider.distinct = True  # every login from here on is another person
             table = rows()
             provider_calls = bench.per_request(table)
             log(f"logins: {args.logins} from {args.clients} threads")

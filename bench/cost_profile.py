@@ -2,10 +2,11 @@
 
 py-spy cannot attach here, so each route of the table is replayed in the bench process:
 the same request (path, cookie, headers) through the same WSGI app (bench/plain_app.py's, or
-`create_app` with the settings its server runs with: same file-store folder, same Redis),
-called directly, without gunicorn. Per route: `<route>.prof` (open with `python -m pstats`
-or snakeviz), `<route>.txt` (top functions by own and by cumulative time), and a few
-summary lines for the report. gunicorn's share (HTTP parsing, the access log) is not in these.
+`create_app` with the settings its server runs with: same file-store folder, same Redis,
+metrics in multiprocess files as under serve), called directly, without gunicorn. Per route:
+`<route>.prof` (open with `python -m pstats` or snakeviz), `<route>.txt` (top functions by
+own and by cumulative time), and a few summary lines for the report. gunicorn's share (HTTP
+parsing, the access log, socket I/O) is not in these.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import os
 import pstats
 import re
+import sys
 import time
 from typing import Any, Callable
 
@@ -75,6 +77,10 @@ def profile_routes(table: list[Any], servers: dict[str, Server], cookies: dict[s
                    folder: str, n: int) -> list[str]:
     """Profile every row of the table; returns the summary lines."""
     os.makedirs(folder, exist_ok=True)
+    if "prometheus_client" not in sys.modules:  # metrics as under `oidc-login serve`: multiprocess files
+        from app.serving import prepare_metrics_dir
+
+        prepare_metrics_dir()
     apps: dict[str, WSGI] = {}
     summary = ["", f"profiles (cProfile, {n} in-process requests per route, without gunicorn) in {folder}"]
     for row in table:
