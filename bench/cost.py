@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Per-request cost of oidc-login against plain Flask, in one run (issue 11).
 
-    .venv/bin/python bench/cost.py                     # the full run (~5 min)
+    .venv/bin/python bench/cost.py                     # the full run (~4 min)
     .venv/bin/python bench/cost.py --quick             # a smoke run (< 90 s)
     .venv/bin/python bench/cost.py --profile bench/profiles   # plus cProfile per route
 
@@ -16,17 +16,12 @@ login, and worker memory as sessions accumulate. Figures only: nothing here asse
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,28 +46,10 @@ from run import (  # noqa: E402
 
 import requests  # noqa: E402
 
+from cost_sessions import ManyUsers, logins, memory  # noqa: E402
+
 from tests.provider import TestProvider  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
-
-class ManyUsers(TestProvider):
-    """The test provider, where each authorization signs in a new person once `distinct` is
-    set: 10,000 sessions are then 10,000 users, as in a real deployment, not one user with
-    10,000 sessions (whose back-channel `sub` index entry would grow with each login)."""
-
-    distinct = False
-    _count = itertools.count(1)
-
-    @property  # type: ignore[override]
-    def user(self) -> dict[str, Any]:
-        if not self.distinct:
-            return self._user
-        n = next(self._count)
-        return {**self._user, "sub": f"bench-user-{n}", "email": f"bench-user-{n}@example.com"}
-
-    @user.setter
-    def user(self, value: dict[str, Any]) -> None:
-        self._user = value
-
 
 #: what verify gets from nginx's auth_request (deploy/nginx): the path the browser asked for
 VERIFY_HEADERS = {"X-Original-URI": "/c/new", "X-Original-Method": "GET"}
@@ -169,46 +146,8 @@ class Bench:
                 row.seconds += self.args.slice
         return sum(self.provider.calls[k] for k in BACK_CHANNEL) - calls_before
 
-    def logins(self, name: str, count: int, clients: int) -> tuple[list[str], float, float]:
-        """`count` full logins from `clients` threads: (cookies, wall seconds, server CPU s)."""
-        server = self.servers[name]
-        before, start = server.cpu_seconds(), time.monotonic()
-        with ThreadPoolExecutor(clients) as pool:
-            cookies = list(pool.map(lambda _: login(server).cookies[COOKIE], range(count)))
-        return cookies, time.monotonic() - start, server.cpu_seconds() - before
 
-    def touch(self, name: str, cookies: list[str], clients: int) -> None:
-        """`GET /api/user` once with each cookie (keep-alive, one connection per thread)."""
-        url = self.servers[name].url + "/api/user"
-        local = threading.local()
-        statuses: Counter[int] = Counter()
-
-        def one(cookie: str) -> None:
-            http = getattr(local, "http", None) or requests.Session()
-            local.http = http
-            statuses[http.get(url, headers={"Cookie": f"{COOKIE}={cookie}"}, timeout=15).status_code] += 1
-
-        with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(one, cookies))
-        if set(statuses) != {200}:
-            raise BenchError(f"touching {len(cookies)} sessions: statuses {dict(statuses)}")
-
-
-def memory(bench: Bench, steps: list[int], clients: int) -> list[tuple[str, dict[str, Any]]]:
-    """Worker RSS before, and after each step of sessions logged in and used once."""
-    server = bench.servers["file"]
-    seen = [("before the sessions", server.rss())]
-    made = 0
-    for total in steps:
-        log(f"memory: logging in sessions {made + 1}..{total} ({clients} threads), then using each once")
-        cookies, _, _ = bench.logins("file", total - made, clients)
-        bench.touch("file", cookies, clients)
-        made = total
-        seen.append((f"after {total} sessions", server.rss()))
-    return seen
-
-
-def report(table: list[Row], provider_calls: int, login: dict[str, Any], mem: list[tuple[str, dict[str, Any]]],
+def report(table: list[Row], provider_calls: int, login_figures: dict[str, Any], mem: list[tuple[str, dict[str, Any]]],
            args: argparse.Namespace, load_at_start: float) -> None:
     base = table[0].cpu_us
     out = ["", "=" * 92, "oidc-login per-request cost against plain Flask (one run, issue 11)", "=" * 92,
@@ -224,12 +163,12 @@ def report(table: list[Row], provider_calls: int, login: dict[str, Any], mem: li
         out.append(f"{row.label:<36}{row.requests:>9}{row.requests / max(row.seconds, 1e-9):>8.0f}"
                    f"{row.cpu_us:>12.0f}{ratio:>8.2f}{target:>8}  {met}")
     out.append(f"provider back-channel calls during the load: {provider_calls} (0 expected: verified-claims cache)")
-    out += ["", f"login (file store; {login['count']} logins of distinct users from {login['clients']} threads; "
-            "each: /oauth/openid, "
-            "the provider's /authorize, the callback (code -> RS256 ID token + JWT access token), the home page)",
-            f"   logins/s {login['count'] / login['seconds']:.1f}; server CPU per login "
-            f"{1000 * login['cpu'] / login['count']:.2f} ms (the provider's own CPU is not counted: it runs in "
-            "the bench process)", "",
+    lg = login_figures
+    out += ["", f"login (file store; {lg['count']} logins of distinct users from {lg['clients']} threads; each: "
+            "/oauth/openid, the provider's /authorize, the callback (code -> RS256 ID token + JWT access token), "
+            "the home page)",
+            f"   logins/s {lg['count'] / lg['seconds']:.1f}; server CPU per login {1000 * lg['cpu'] / lg['count']:.2f} ms "
+            "(the provider's own CPU is not counted: it runs in the bench process)", "",
             "worker memory (VmRSS, file store; every session another user, logged in, then GET /api/user once)"]
     for label, rss in mem:
         workers = ", ".join(f"{pid}: {(kib or 0) / 1024:.1f}" for pid, kib in rss["workers_kib"].items())
@@ -299,10 +238,10 @@ def main(argv: list[str] | None = None) -> int:
             table = rows()
             provider_calls = bench.per_request(table)
             log(f"logins: {args.logins} from {args.clients} threads")
-            bench.logins("file", args.clients, args.clients)  # every worker warm
-            _, seconds, cpu = bench.logins("file", args.logins, args.clients)
+            logins(servers["file"], args.clients, args.clients)  # every worker warm
+            _, seconds, cpu = logins(servers["file"], args.logins, args.clients)
             login_figures = {"count": args.logins, "clients": args.clients, "seconds": seconds, "cpu": cpu}
-            mem = memory(bench, sorted(args.sessions), args.clients)
+            mem = memory(servers["file"], sorted(args.sessions), args.clients)
             if args.profile:
                 from cost_profile import profile_routes
 
