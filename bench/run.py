@@ -109,10 +109,15 @@ def children_of(pid: int) -> list[int]:
 
 
 class Server:
-    """`python -m app.cli serve` in its own process group, cwd = a temp dir (no stray .env)."""
+    """`python -m app.cli serve` in its own process group, cwd = a temp dir (no stray .env).
+
+    `argv` runs another command with the same environment (bench/cost.py's plain Flask
+    baseline); `extra_env` adds settings (e.g. REDIS_URI). `env` keeps what the server got.
+    """
 
     def __init__(
-        self, provider: TestProvider, workdir: str, workers: int, threads: int, root: str = ROOT
+        self, provider: TestProvider, workdir: str, workers: int, threads: int, root: str = ROOT,
+        argv: list[str] | None = None, extra_env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -138,10 +143,12 @@ class Server:
             "DOMAIN_SERVER": self.url,
             "DOMAIN_CLIENT": self.url,
             "INSTANCE_PATH": os.path.join(workdir, "instance"),
+            **(extra_env or {}),
         })
+        self.env = env
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve"],
+            argv or [sys.executable, "-m", "app.cli", "serve"],
             cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: we stop exactly it and its workers
         )
@@ -252,11 +259,14 @@ def parse_wrk(out: str) -> dict[str, Any]:
     }
 
 
-def run_wrk(url: str, cookie: str | None, duration: float, connections: int, threads: int) -> dict[str, Any]:
+def run_wrk(url: str, cookie: str | None, duration: float, connections: int, threads: int,
+            headers: dict[str, str] | None = None) -> dict[str, Any]:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, int(round(duration)))}s",
            "--latency", "--timeout", "5s"]
     if cookie:
         cmd += ["-H", f"Cookie: {COOKIE}={cookie}"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
     cmd.append(url)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
     if done.returncode != 0:
