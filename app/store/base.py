@@ -48,6 +48,10 @@ class Store(Protocol):
         """The value, or None when it is missing or expired."""
         ...
 
+    def get_many(self, keys: list[str]) -> list[dict | None]:
+        """`get` of each key, in one round trip where the backend has one."""
+        ...
+
     def set(self, key: str, value: dict, ttl: float) -> None:
         """Store `value` for `ttl` seconds (> 0); replaces any previous value atomically."""
         ...

@@ -106,6 +106,10 @@ class FileStore:
                 return dict(memo[2])  # a copy: callers may change the top level, never the memo
         return self._read(path)
 
+    def get_many(self, keys: list[str]) -> list[dict | None]:
+        """Several values (one stat each; no round trips to save here)."""
+        return [self.get(key) for key in keys]
+
     def _read(self, path: str) -> dict | None:
         try:
             with open(path, "rb") as f:

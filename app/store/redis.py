@@ -116,6 +116,17 @@ def _client_for(uri: str, socket_timeout: float) -> tuple[redis.Redis, bool]:
     return manager.master_for(service, db=db, password=password, **common), True
 
 
+def _parsed(raw: bytes | None) -> dict | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        log.warning("ignoring unreadable redis value for a key")
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _ms(seconds: float) -> int:
     """Seconds to whole milliseconds, at least 1 (PX 0 is an error)."""
     return max(1, math.ceil(seconds * 1000))
@@ -239,14 +250,14 @@ class RedisStore:
         """The value, or None when missing or expired (Redis expires it)."""
         with _translated("GET"):
             raw = self._client.get(self._prefix + key)
-        if raw is None:
-            return None
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            log.warning("ignoring unreadable redis value for a key")
-            return None
-        return value if isinstance(value, dict) else None
+        return _parsed(raw)
+
+    def get_many(self, keys: list[str]) -> list[dict | None]:
+        """Several values in one round trip (MGET): a request reads its session and its
+        token record together."""
+        with _translated("MGET"):
+            raws = self._client.mget([self._prefix + key for key in keys])
+        return [_parsed(raw) for raw in raws]
 
     def set(self, key: str, value: dict, ttl: float) -> None:
         """SET with PX: Redis drops the value after `ttl` seconds."""

@@ -178,6 +178,8 @@ class Vault:
         self.keyer = keyer
         self.ticket = ticket
         self._keys: dict[tuple[str, str], list[str]] = {}
+        #: Values read ahead (`prefetch`), each used by the first `get` of its kind only.
+        self._fetched: dict[str, dict | None] = {}
 
     @cached_property
     def _aead(self) -> AESGCM:
@@ -206,8 +208,11 @@ class Vault:
     def get(self, kind: str, name: str = "") -> Any | None:
         """The unsealed value, from the current key or, after a secret rotation, an old one.
         A value that does not unseal (tampered, foreign) reads as missing."""
-        for key in self._candidates(kind, name):
-            stored = self.store.get(key)
+        for position, key in enumerate(self._candidates(kind, name)):
+            if position == 0 and not name and kind in self._fetched:
+                stored = self._fetched.pop(kind)  # read ahead with the session
+            else:
+                stored = self.store.get(key)
             if stored is None:
                 continue
             sealed = stored.get("sealed")
@@ -222,15 +227,23 @@ class Vault:
             return _loads(plain)
         return None
 
+    def prefetch(self, *kinds: str) -> None:
+        """Read these kinds' current keys in one store call (one Redis round trip for the
+        session and its token record); a later `get` of each uses what was read, once."""
+        keys = [self.key(kind) for kind in kinds]
+        self._fetched.update(zip(kinds, self.store.get_many(keys)))
+
     def put(self, kind: str, value: Any, ttl: float, name: str = "") -> None:
         """Seal and write under the current key; drop copies under earlier secrets."""
         keys = self._candidates(kind, name)
+        self._fetched.pop(kind, None)
         self.store.set(keys[0], {"sealed": seal(self._aead, kind, value)}, ttl)
         for old in keys[1:]:
             if self.store.get(old) is not None:
                 self.store.delete(old)
 
     def delete(self, kind: str, name: str = "") -> None:
+        self._fetched.pop(kind, None)
         for key in self._candidates(kind, name):
             self.store.delete(key)
 
