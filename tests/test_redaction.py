@@ -14,7 +14,7 @@ JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"
 @pytest.mark.parametrize(
     "line,leak",
     [
-        (f"GET /cb?code=abc123&state=s1 200", "abc123"),
+        ("GET /cb?code=abc123&state=s1 200", "abc123"),
         (f"token {JWT} used", JWT),
         ('{"refresh_token": "rt-xyz"}', "rt-xyz"),
         ("{'access_token' : 'at-xyz'}", "at-xyz"),

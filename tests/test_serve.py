@@ -200,12 +200,7 @@ def test_logs_never_hold_codes_tokens_or_secrets(tmp_path, provider):
     assert provider.grants["refresh_token"] == 1
     assert "provider POST" in output and "/token -> 200" in output  # the debug log is on
     secrets = {SECRET, CLIENT_SECRET, "leaky-code-123", "leaky-state-456", "leaky.bearer.token"}
-    for request in provider.token_requests:
-        for key in ("code", "code_verifier", "refresh_token"):
-            if request.get(key):
-                secrets.add(request[key])
-    for request in provider.authorize_requests:
-        secrets.update({request["state"], request["nonce"], request["code_challenge"]})
+    secrets |= provider.secrets_seen()
     for secret in secrets:
         assert secret not in output, f"leaked {secret[:12]}..."
     assert "eyJ" not in output

@@ -17,7 +17,7 @@ from werkzeug.exceptions import InternalServerError
 
 from ..errors import AuthError
 from ..oidc.refresh import store_unavailable
-from ..store import StoreUnavailable
+from ..store import LockTimeout, StoreUnavailable
 from .session import Principal
 from .urls import safe_return_to
 
@@ -126,14 +126,12 @@ def refused(error: AuthError) -> Response:
 
 
 @bp.errorhandler(StoreUnavailable)
-def store_down(_: StoreUnavailable) -> Response:
+@bp.errorhandler(LockTimeout)
+def store_down(_: Exception) -> Response:
     return refused(store_unavailable())
 
 
 @bp.errorhandler(InternalServerError)
 def internal(error: InternalServerError) -> Response:
-    """A store outage after the session was opened (token record, refresh lock) arrives
-    wrapped; it is still a 503 with Retry-After, not a 500."""
-    if isinstance(error.original_exception, StoreUnavailable):
-        return refused(store_unavailable())
+    """An unexpected error still answers the proxy in verify's form (no HTML page)."""
     return refused(AuthError("INVALID_REQUEST", "Internal error.", status=500, hint="See the server log."))

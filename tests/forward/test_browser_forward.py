@@ -14,7 +14,6 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401
 from tests.browser.servers import DevIdp
 from tests.browser.test_login_flows import complete_provider_login
 from tests.forward.chat_app import EVENTS

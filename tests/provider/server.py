@@ -302,6 +302,16 @@ class TestProvider:
     def revocation_requests(self) -> list[dict[str, Any]]:
         return list(self.state.revocation_requests)
 
+    def secrets_seen(self) -> set[str]:
+        """Every code, verifier, refresh token, state, nonce and challenge of this run: what
+        must never appear in a log."""
+        found: set[str] = set()
+        for request in self.token_requests:
+            found.update(request[key] for key in ("code", "code_verifier", "refresh_token") if request.get(key))
+        for request in self.authorize_requests:
+            found.update(request[key] for key in ("state", "nonce", "code_challenge") if request.get(key))
+        return found
+
     def issue_tokens(
         self, scope: str = "openid offline_access", audience: str | None = None, nonce: str | None = None
     ) -> dict[str, Any]:

@@ -6,7 +6,6 @@ token never sent twice."""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
