@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import AuthError
@@ -35,13 +35,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .oidc.refresh import store_unavailable
     from .web import api, auth, backchannel, guard, ops, pages, verify
     from .web.errors import render_error
-    from .web.headers import add_security_headers, csp_nonce
+    from .web.middleware import csp_nonce
 
     auth.init_oauth(app, services)
-    ops.init_app(app)  # request ids and timing first, so every later log line has the id
     app.before_request(guard.load_principal)
-    app.after_request(add_security_headers)
-    app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["csp_nonce"] = lambda: csp_nonce(request.environ)
     app.register_error_handler(AuthError, render_error)
     app.register_error_handler(StoreUnavailable, lambda e: render_error(store_unavailable()))
     app.register_error_handler(LockTimeout, lambda e: render_error(store_unavailable()))
@@ -53,11 +51,26 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(backchannel.bp)
     app.register_blueprint(verify.bp)
+    app.register_blueprint(ops.bp)
+    _wrap(app, settings)
+    return app
 
+
+def _wrap(app: Flask, settings: Settings) -> None:
+    """The WSGI middlewares around Flask (web/middleware.py), outermost first: the proxy's
+    view of the request, request ids, metrics, security headers."""
+    from .web.middleware import RequestIds, RequestMetrics, SecurityHeaders
+    from .web.pages import HEALTHZ_PATH
+    from .web.verify import VERIFY_PATH
+
+    wsgi = SecurityHeaders(
+        app.wsgi_app, https_only=settings.secure_cookies, bare=[VERIFY_PATH], cacheable=[HEALTHZ_PATH]
+    )
+    wsgi = RequestIds(RequestMetrics(wsgi), trust_proxy=settings.trust_proxy > 0)
     if settings.trust_proxy:
         n = settings.trust_proxy
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
-    return app
+        wsgi = ProxyFix(wsgi, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[assignment]
+    app.wsgi_app = wsgi  # type: ignore[method-assign]
 
 
 def _configure_sessions(app: Flask, services: Services) -> None:

@@ -15,6 +15,8 @@ import sys
 import time
 from collections.abc import Iterable
 
+REQUEST_ID = "oidc_login.request_id"  # where web/middleware.py keeps this request's id
+
 _SECRET_PARAMS = (
     "code|state|nonce|code_verifier|code_challenge|access_token|refresh_token|id_token|"
     "id_token_hint|client_secret|client_assertion|token|password|session_state|logout_hint"
@@ -32,8 +34,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-#: What every pattern above needs somewhere in the line: one scan decides whether to run them.
-_MAY_HOLD_A_TOKEN = re.compile(r"eyJ|=|[\"']\s*:|(?i:bearer|basic)")
+#: What one of the patterns above needs somewhere in the line (a JWS header, a secret
+#: parameter's name, an auth scheme): one scan decides whether to run them. Access lines
+#: (`rid=...`) hold none of these.
+_MAY_HOLD_A_TOKEN = re.compile(rf"eyJ|(?i:bearer|basic|{_SECRET_PARAMS})")
 
 
 class Redactor:
@@ -83,7 +87,7 @@ class RequestContext(logging.Filter):
 
 def _request_fields() -> tuple[str, str | None]:
     try:
-        from flask import current_app, g, has_request_context
+        from flask import current_app, g, has_request_context, request
     except ImportError:  # pragma: no cover - Flask is a dependency
         return "-", None
     if not has_request_context():
@@ -93,7 +97,7 @@ def _request_fields() -> tuple[str, str | None]:
     if principal is not None:
         salt = current_app.extensions["oidc_login"].settings.log_salt
         user = user_ref(getattr(principal, "sub", None), salt)
-    return str(g.get("request_id", "-")), user
+    return str(request.environ.get(REQUEST_ID, "-")), user
 
 
 class JsonFormatter(logging.Formatter):

@@ -6,7 +6,8 @@ metrics in prometheus-client's multiprocess mode (as under `oidc-login serve`).
     .venv/bin/python bench/ops.py --n 2000   # fewer requests
 
 In-process (Flask's test client, no network, no provider call): GET /healthz with the ops
-hooks, then with them removed from the same app, alternating rounds; and the cost of single
+middlewares (app/web/middleware.py: RequestIds, RequestMetrics), then with them unwrapped
+from the same app, alternating rounds; and the cost of single
 metric updates. Prints figures and ratios, asserts nothing.
 """
 
@@ -38,7 +39,7 @@ def main() -> int:
 
         from app import create_app, metrics
         from app.settings import load_settings
-        from app.web import ops
+        from app.web.middleware import RequestIds, RequestMetrics, SecurityHeaders
 
         settings = load_settings({
             "OPENID_ISSUER": "http://127.0.0.1:9", "OPENID_CLIENT_ID": "bench",
@@ -54,16 +55,20 @@ def main() -> int:
                 client.get("/healthz")
             return (time.perf_counter() - started) / args.n * 1e6
 
-        before, after = app.before_request_funcs[None], app.after_request_funcs[None]
+        full = app.wsgi_app
+        inner = full
+        while isinstance(inner, (RequestIds, RequestMetrics)):
+            inner = inner.app
+        if not isinstance(inner, SecurityHeaders) or inner is full:
+            raise SystemExit(f"unexpected middleware order: {full!r}")
         with_ops, without_ops = [], []
         round_us()  # warm-up
         for _ in range(args.rounds):
-            app.before_request_funcs[None], app.after_request_funcs[None] = before, after
+            app.wsgi_app = full
             with_ops.append(round_us())
-            app.before_request_funcs[None] = [f for f in before if f is not ops._begin]
-            app.after_request_funcs[None] = [f for f in after if f is not ops._finish]
+            app.wsgi_app = inner
             without_ops.append(round_us())
-        app.before_request_funcs[None], app.after_request_funcs[None] = before, after
+        app.wsgi_app = full
 
         def per_call_ns(call, n: int = 20000) -> float:
             started = time.perf_counter()

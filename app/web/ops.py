@@ -1,4 +1,4 @@
-"""Operations glue: request ids, request timing, and the readiness probe `/readyz`.
+"""The readiness probe `/readyz` (request ids and timing are WSGI middlewares: middleware.py).
 
 `/healthz` (pages.py) says the process serves; `/readyz` says it can do its job: the session
 store answers and the provider's metadata is cached or fetchable, each within a short timeout,
@@ -7,70 +7,17 @@ so a load balancer stops sending users to an instance that would only answer 503
 
 from __future__ import annotations
 
-import itertools
-import os
-import re
-import secrets
-import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-
-from .. import metrics
+from flask import Blueprint, Response, current_app, jsonify
 
 bp = Blueprint("ops", __name__)
 
-#: What a proxy's X-Request-ID may look like to be kept (else a fresh one is made).
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 CHECK_TIMEOUT = 2.0
 _checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
-
-
-def init_app(app: Flask) -> None:
-    app.before_request(_begin)
-    app.after_request(_finish)
-    app.register_blueprint(bp)
-
-
-def _begin() -> None:
-    g.request_started = time.perf_counter()
-    given = request.headers.get("X-Request-ID", "")
-    trusted = current_app.extensions["oidc_login"].settings.trust_proxy > 0
-    g.request_id = given if trusted and _REQUEST_ID.match(given) else new_request_id()
-
-
-_ids: tuple[int, str, Iterator[int]] = (0, "", itertools.count())
-
-
-def new_request_id() -> str:
-    """Unique without a random draw per request: a random prefix per process (made again
-    after a fork) and a counter."""
-    global _ids
-    pid, prefix, counter = _ids
-    if pid != os.getpid():
-        _ids = pid, prefix, counter = os.getpid(), secrets.token_hex(10), itertools.count(1)
-    return f"{prefix}{next(counter):012x}"  # 32 hex digits, like a UUID
-
-
-def _finish(response: Response) -> Response:
-    response.headers.add("X-Request-ID", request_id())  # a response never has one before this
-    endpoint = request.endpoint
-    started = g.get("request_started")
-    if started is not None:
-        metrics.request_finished(endpoint, time.perf_counter() - started)
-    if endpoint and endpoint.endswith(".verify"):
-        metrics.verify_answer(response.status_code)
-    return response
-
-
-def request_id() -> str:
-    """This request's id (made on first use when before_request did not run)."""
-    if "request_id" not in g:
-        g.request_id = new_request_id()
-    return str(g.request_id)
 
 
 def _run(check: Callable[[], Any]) -> str | None:

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, render_template, session
 from .guard import login_required
 
 bp = Blueprint("pages", __name__)
+HEALTHZ_PATH = "/healthz"
 
 
 @bp.get("/")
@@ -20,6 +21,6 @@ def home() -> Any:
     )
 
 
-@bp.get("/healthz")
+@bp.get(HEALTHZ_PATH)
 def healthz() -> tuple[dict[str, str], int]:
     return {"status": "ok"}, 200

@@ -91,8 +91,10 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         """The stored session of a well-formed ticket; otherwise an empty one, made without a
         store read or a random draw (a ticket is drawn only when a login issues one). Probes
         and the provider's back-channel calls never read a session at all."""
+        if request.path in SESSIONLESS_PATHS:
+            return self.session_class(sid="", permanent=True)
         value = request.cookies.get(self.get_cookie_name(app)) or ""
-        if not value or request.path in SESSIONLESS_PATHS:
+        if not value:
             return self.session_class(sid="", permanent=True)
         try:
             data = self._retrieve_session_data(value)
@@ -119,6 +121,8 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         session.persisted = True
 
     def save_session(self, app: Flask, session: TicketSession, response: Response) -> None:
+        if not (session or session.modified or session.accessed or session.unavailable):
+            return  # never looked at (probes, public pages): nothing to write or vary
         if session.accessed:  # the answer depends on who is signed in
             vary = response.headers.get("Vary")
             if not vary:
