@@ -145,7 +145,8 @@ def _logger_class(settings_ref: list[Settings]) -> type:
             for log_ in (self.error_log, self.access_log):
                 for handler in log_.handlers:
                     handler.addFilter(redactor)
-                    handler.addFilter(RequestContext())
+                    if log_ is self.error_log:  # access lines carry the id from the response
+                        handler.addFilter(RequestContext())
                     if settings.log_format == "json":
                         handler.setFormatter(formatter("json"))
 

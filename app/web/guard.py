@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, g, redirect, request, session
+from flask import Request, current_app, g, redirect, request, session
+from flask.sessions import SessionMixin
 
 from .. import metrics
 from ..errors import AuthError
@@ -35,21 +36,23 @@ SESSION_FIRST = {"verify.verify"}
 
 
 def load_principal() -> None:
-    g.principal = None
-    endpoint = request.endpoint
-    if endpoint in PUBLIC or endpoint is None:
-        return
-    header = request.headers.get("Authorization", "")
-    bearer = header[:7].lower() == "bearer " and request.path.startswith("/api/")
-    session_first = endpoint in SESSION_FIRST and (state.signed_in() or state.unavailable())
+    req = request._get_current_object()  # type: ignore[attr-defined]  # runs on every request:
+    endpoint = req.endpoint  # one proxy lookup, not one per use
+    g.principal = _principal(req, endpoint) if endpoint is not None and endpoint not in PUBLIC else None
+
+
+def _principal(req: Request, endpoint: str) -> Principal | None:
+    sess = session._get_current_object()  # type: ignore[attr-defined]  # marks it accessed: Vary: Cookie
+    header = req.headers.get("Authorization", "")
+    bearer = header[:7].lower() == "bearer " and req.path.startswith("/api/")
+    session_first = endpoint in SESSION_FIRST and (state.signed_in(sess) or state.unavailable(sess))
     if bearer and not session_first:
-        g.principal = _from_bearer(header[7:].strip())
-        return
-    if state.unavailable():
+        return _from_bearer(header[7:].strip())
+    if state.unavailable(sess):
         raise store_unavailable()  # the cookie stays: the session is there when the store is back
-    if not state.signed_in():
-        return
-    g.principal = _from_session()
+    if not state.signed_in(sess):
+        return None
+    return _from_session(sess, endpoint)
 
 
 def _from_bearer(token: str) -> Principal:
@@ -59,21 +62,21 @@ def _from_bearer(token: str) -> Principal:
     return Principal.from_claims(services.profile(claims), roles, via="bearer", admin=admin)
 
 
-def _from_session() -> Principal | None:
+def _from_session(sess: SessionMixin, endpoint: str) -> Principal | None:
     services = current_app.extensions["oidc_login"]
     settings = services.settings
     now = time.time()
-    if state.expired(now, settings.idle_timeout, settings.max_lifetime):
+    if state.expired(sess, now, settings.idle_timeout, settings.max_lifetime):
         metrics.session_ended("expired")
         state.end()
         return None
-    vault = state.vault()
+    vault = state.vault(sess)
     tokens = services.refresher.load(vault)
     if tokens is None:  # logged out elsewhere, or refresh failed in another request
         metrics.session_ended("ended_elsewhere")
         state.end()
         return None
-    if request.endpoint not in NO_REFRESH:
+    if endpoint not in NO_REFRESH:
         try:
             # The current OPENID_REQUIRED_ROLE holds for sessions made before it was set.
             services.entitlements.for_session(tokens.roles)
@@ -87,8 +90,8 @@ def _from_session() -> Principal | None:
             state.end()
             error.ends_session = True
             raise
-    state.touch(now)
-    return Principal.from_claims(session.get("user", {}) | {"sub": tokens.sub}, tokens.roles, tokens=tokens)
+    state.touch(sess, now)
+    return Principal.from_claims(sess.get("user", {}) | {"sub": tokens.sub}, tokens.roles, tokens=tokens)
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, session
+from flask.sessions import SessionMixin
 
 from ..oidc.tokenset import TokenSet
 from ..store.sealed import Vault
@@ -52,18 +53,21 @@ class Principal:
         )
 
 
-def signed_in() -> bool:
-    return "sub" in session
+def signed_in(sess: SessionMixin | None = None) -> bool:
+    """Is this request's session (or `sess`, the same object when the caller holds it) a
+    signed-in one? Callers on every request's path pass the object and skip a proxy lookup."""
+    return "sub" in (session if sess is None else sess)
 
 
-def unavailable() -> bool:
+def unavailable(sess: SessionMixin | None = None) -> bool:
     """The store could not be read for this request's session cookie."""
-    return bool(getattr(session, "unavailable", False))
+    return bool(getattr(session if sess is None else sess, "unavailable", False))
 
 
-def vault() -> Vault:
+def vault(sess: SessionMixin | None = None) -> Vault:
     """This session's vault (its ticket's hashed keys and sealing key)."""
-    return current_app.session_interface.vault(session.sid)  # type: ignore[attr-defined,no-any-return]
+    interface = current_app.session_interface
+    return interface.vault_of(session if sess is None else sess)  # type: ignore[attr-defined,no-any-return]
 
 
 def begin(claims: dict[str, Any], tokens: TokenSet) -> None:
@@ -105,18 +109,18 @@ def end() -> None:
     session.clear()
 
 
-def expired(now: float, idle_timeout: int, max_lifetime: int) -> bool:
-    return now - session.get("created", 0) > max_lifetime or now - session.get("seen", 0) > idle_timeout
+def expired(sess: SessionMixin, now: float, idle_timeout: int, max_lifetime: int) -> bool:
+    return now - sess.get("created", 0) > max_lifetime or now - sess.get("seen", 0) > idle_timeout
 
 
-def touch(now: float) -> None:
+def touch(sess: SessionMixin, now: float) -> None:
     """Moves the idle clock, writing the session at most once a minute (never the cookie)."""
-    if now - session.get("seen", 0) < TOUCH_EVERY:
+    if now - sess.get("seen", 0) < TOUCH_EVERY:
         return
     settings = current_app.extensions["oidc_login"].settings
-    session["seen"] = int(now)
-    session["until"] = _until(session.get("created", now), now, settings.idle_timeout, settings.max_lifetime)
-    current_app.session_interface.persist(current_app, session)  # type: ignore[attr-defined]
+    sess["seen"] = int(now)
+    sess["until"] = _until(sess.get("created", now), now, settings.idle_timeout, settings.max_lifetime)
+    current_app.session_interface.persist(current_app, sess)  # type: ignore[attr-defined]
 
 
 def _until(created: float, seen: float, idle_timeout: int, max_lifetime: int) -> int:

@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, g, has_app_context
+from flask import Flask, Request, Response, g
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 
 from ..oidc.logout import BACKCHANNEL_PATH
@@ -36,6 +36,8 @@ class TicketSession(ServerSideSession):
     persisted: bool = False
     #: A new ticket was issued (login): the response must carry the cookie.
     issued: bool = False
+    #: (ticket, its vault), opened once per request: its key derivation is the costly part.
+    opened: tuple[str, Vault | None] | None = None
 
 
 class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
@@ -47,17 +49,22 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         self.keyer = keyer
 
     def vault(self, sid: str) -> Vault | None:
-        """The vault of this ticket, opened once per request (its key derivation is the
-        costly part)."""
-        in_request = has_app_context()
-        opened = g.get("_vault") if in_request else None
-        if opened is not None and opened[0] == sid:
-            return opened[1]  # type: ignore[no-any-return]
+        """The vault of a ticket (None for anything that is not one)."""
         ticket = Ticket.parse(sid)
-        vault = Vault(self.store, self.keyer, ticket) if ticket else None
-        if in_request:
-            g._vault = (sid, vault)
-        return vault
+        return Vault(self.store, self.keyer, ticket) if ticket else None
+
+    def vault_of(self, session: TicketSession) -> Vault | None:
+        """The vault of this session's current ticket, opened once per request."""
+        opened = session.opened
+        if opened is None or opened[0] != session.sid:
+            opened = session.opened = (session.sid, self.vault(session.sid))
+        return opened[1]
+
+    @staticmethod
+    def read(vault: Vault) -> dict[str, Any] | None:
+        vault.prefetch(SESSION, "tokens")  # the guard reads the token record next: one round trip
+        data = vault.get(SESSION)
+        return data if isinstance(data, dict) else None
 
     # -- flask-session's storage hooks: the store id is the ticket ------------------------
 
@@ -69,11 +76,7 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
 
     def _retrieve_session_data(self, store_id: str) -> dict[str, Any] | None:
         vault = self.vault(store_id)
-        if vault is None:
-            return None
-        vault.prefetch(SESSION, "tokens")  # the guard reads the token record next: one round trip
-        data = vault.get(SESSION)
-        return data if isinstance(data, dict) else None
+        return self.read(vault) if vault is not None else None
 
     def _delete_session(self, store_id: str) -> None:
         vault = self.vault(store_id)
@@ -94,10 +97,11 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         if request.path in SESSIONLESS_PATHS:
             return self.session_class(sid="", permanent=True)
         value = request.cookies.get(self.get_cookie_name(app)) or ""
-        if not value:
+        vault = self.vault(value) if value else None
+        if vault is None:
             return self.session_class(sid="", permanent=True)
         try:
-            data = self._retrieve_session_data(value)
+            data = self.read(vault)
         except StoreUnavailable as exc:
             log.warning("session store unavailable: %s", exc)
             session = self.session_class(sid=value, permanent=True)
@@ -105,19 +109,24 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
             return session
         if data is None:
             return self.session_class(sid="", permanent=True)
-        return self.session_class(data, sid=value)
+        session = self.session_class(data, sid=value)
+        session.opened = (value, vault)
+        return session
 
     def regenerate(self, session: ServerSideSession) -> None:
         """A new ticket (login): the old session's value goes, whatever it held."""
-        if Ticket.parse(session.sid) is not None:
-            self._delete_session(session.sid)
+        vault = self.vault_of(session)
+        if vault is not None:
+            vault.delete(SESSION)
         session.sid = self._generate_sid(self.sid_length)
         session.issued = True
         session.modified = True
 
     def persist(self, app: Flask, session: TicketSession) -> None:
         """Write now (StoreUnavailable reaches the caller, who answers 503)."""
-        self._upsert_session(app.permanent_session_lifetime, session, session.sid)
+        vault = self.vault_of(session)
+        if vault is not None:
+            vault.put(SESSION, dict(session), ttl_of(session, app.permanent_session_lifetime.total_seconds()))
         session.persisted = True
 
     def save_session(self, app: Flask, session: TicketSession, response: Response) -> None:
@@ -132,17 +141,18 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         if session.unavailable:
             return  # the store could not be read: change nothing, keep the cookie
         quiet = bool(g.get("no_session_cookie"))  # forward auth: proxies drop Set-Cookie
-        name, domain, path = self.get_cookie_name(app), self.get_cookie_domain(app), self.get_cookie_path(app)
         if not session:
             if session.modified:
                 try:
-                    self._delete_session(session.sid)
+                    vault = self.vault_of(session)
+                    if vault is not None:
+                        vault.delete(SESSION)
                 except StoreUnavailable as exc:
                     log.warning("could not delete an ended session: %s", exc)
                 if not quiet:
-                    response.delete_cookie(name, domain=domain, path=path,
-                                           secure=self.get_cookie_secure(app), httponly=True,
-                                           samesite=self.get_cookie_samesite(app))
+                    response.delete_cookie(self.get_cookie_name(app), domain=self.get_cookie_domain(app),
+                                           path=self.get_cookie_path(app), secure=self.get_cookie_secure(app),
+                                           httponly=True, samesite=self.get_cookie_samesite(app))
             return
         if session.modified and not session.persisted:
             try:
@@ -153,12 +163,12 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         if quiet or not session.issued:
             return
         response.set_cookie(
-            name,
+            self.get_cookie_name(app),
             session.sid,
             expires=self.get_expiration_time(app, session),
             httponly=True,
-            domain=domain,
-            path=path,
+            domain=self.get_cookie_domain(app),
+            path=self.get_cookie_path(app),
             secure=self.get_cookie_secure(app),
             samesite=self.get_cookie_samesite(app),
         )

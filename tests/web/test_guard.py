@@ -136,3 +136,15 @@ def test_security_headers(make_app):
     assert live.get(http, "/api/user").headers["Cache-Control"] == "no-store"
     other = live.get(http, "/")
     assert other.headers["Content-Security-Policy"] != csp  # a fresh nonce per response
+
+
+def test_vary_cookie_only_where_the_session_decides(make_app):
+    """Answers that depend on who is signed in say so to caches; the probe, which never looks
+    at the session, does not."""
+    live = make_app(**REUSE)
+    http = live.login()
+    assert "Cookie" in live.get(http, "/api/user").headers.get("Vary", "")
+    assert "Cookie" in live.get(http, "/").headers.get("Vary", "")
+    health = live.get(http, "/healthz")
+    assert health.status_code == 200 and "Vary" not in health.headers
+    assert "Cache-Control" not in health.headers  # a probe's answer may be cached
