@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _configure_sessions(app, services)
 
     from .oidc.refresh import store_unavailable
-    from .web import api, auth, backchannel, guard, ops, pages, verify
+    from .web import api, auth, backchannel, guard, ops, pages
     from .web.errors import render_error
     from .web.middleware import csp_nonce
 
@@ -50,7 +50,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(backchannel.bp)
-    app.register_blueprint(verify.bp)
     app.register_blueprint(ops.bp)
     _wrap(app, settings)
     return app
@@ -58,14 +57,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def _wrap(app: Flask, settings: Settings) -> None:
     """The WSGI middlewares around Flask (web/middleware.py), outermost first: the proxy's
-    view of the request, request ids, metrics, security headers."""
-    from .web.middleware import RequestIds, RequestMetrics, SecurityHeaders
+    view of the request, request ids, metrics, security headers, and forward auth's path
+    answered below Flask's dispatch (web/verify.py)."""
+    from .web.middleware import RequestIds, RequestMetrics, Routes, SecurityHeaders
     from .web.pages import HEALTHZ_PATH
-    from .web.verify import VERIFY_PATH
+    from .web.verify import VERIFY_PATH, ForwardAuth
 
-    wsgi = SecurityHeaders(
-        app.wsgi_app, https_only=settings.secure_cookies, bare=[VERIFY_PATH], cacheable=[HEALTHZ_PATH]
-    )
+    wsgi = Routes(app.wsgi_app, {VERIFY_PATH: ForwardAuth(app)})
+    wsgi = SecurityHeaders(wsgi, https_only=settings.secure_cookies, bare=[VERIFY_PATH], cacheable=[HEALTHZ_PATH])
     wsgi = RequestIds(RequestMetrics(wsgi), trust_proxy=settings.trust_proxy > 0)
     if settings.trust_proxy:
         n = settings.trust_proxy

@@ -14,8 +14,12 @@ import re
 import sys
 import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 
-REQUEST_ID = "oidc_login.request_id"  # where web/middleware.py keeps this request's id
+#: This request's id, set by web/middleware.py's RequestIds for as long as the app runs (the
+#: environ keeps it too, for log lines written while a streamed body is sent).
+CURRENT_REQUEST_ID: ContextVar[str | None] = ContextVar("oidc_login_request_id", default=None)
+REQUEST_ID = "oidc_login.request_id"
 
 _SECRET_PARAMS = (
     "code|state|nonce|code_verifier|code_challenge|access_token|refresh_token|id_token|"
@@ -87,17 +91,20 @@ class RequestContext(logging.Filter):
 
 def _request_fields() -> tuple[str, str | None]:
     try:
-        from flask import current_app, g, has_request_context, request
+        from flask import current_app, g, has_app_context, has_request_context, request
     except ImportError:  # pragma: no cover - Flask is a dependency
         return "-", None
-    if not has_request_context():
+    rid = CURRENT_REQUEST_ID.get()
+    if rid is None and has_request_context():
+        rid = request.environ.get(REQUEST_ID)
+    if rid is None:
         return "-", None
-    principal = g.get("principal")
+    principal = g.get("principal") if has_app_context() else None
     user = None
     if principal is not None:
         salt = current_app.extensions["oidc_login"].settings.log_salt
         user = user_ref(getattr(principal, "sub", None), salt)
-    return str(request.environ.get(REQUEST_ID, "-")), user
+    return rid, user
 
 
 class JsonFormatter(logging.Formatter):

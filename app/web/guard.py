@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Request, current_app, g, redirect, request, session
+from flask import current_app, g, redirect, request, session
 from flask.sessions import SessionMixin
 
 from .. import metrics
@@ -32,22 +32,27 @@ PUBLIC.add("ops.readyz")  # the readiness probe: no session
 NO_REFRESH = {"auth.logout", "auth.refresh"}
 #: Forward auth: the app's own API calls may carry tokens of their own, so there the session
 #: cookie, when there is one, wins over a Bearer token.
-SESSION_FIRST = {"verify.verify"}
+SESSION_FIRST = {"verify.verify"}  # verify.VERIFY_ENDPOINT
 
 
 def load_principal() -> None:
     req = request._get_current_object()  # type: ignore[attr-defined]  # runs on every request:
     endpoint = req.endpoint  # one proxy lookup, not one per use
-    g.principal = _principal(req, endpoint) if endpoint is not None and endpoint not in PUBLIC else None
-
-
-def _principal(req: Request, endpoint: str) -> Principal | None:
+    if endpoint is None or endpoint in PUBLIC:
+        g.principal = None
+        return
     sess = session._get_current_object()  # type: ignore[attr-defined]  # marks it accessed: Vary: Cookie
-    header = req.headers.get("Authorization", "")
-    bearer = header[:7].lower() == "bearer " and req.path.startswith("/api/")
+    g.principal = authenticate(sess, endpoint, req.headers.get("Authorization", ""), req.path)
+
+
+def authenticate(sess: SessionMixin, endpoint: str, authorization: str, path: str) -> Principal | None:
+    """Who sends this request: the session's user (its token checked and, with reuse,
+    refreshed when due), a Bearer token's subject, or nobody. Needs the app context but no
+    request context: forward auth (verify.py) calls it below Flask's dispatch."""
+    bearer = authorization[:7].lower() == "bearer " and path.startswith("/api/")
     session_first = endpoint in SESSION_FIRST and (state.signed_in(sess) or state.unavailable(sess))
     if bearer and not session_first:
-        return _from_bearer(header[7:].strip())
+        return _from_bearer(authorization[7:].strip())
     if state.unavailable(sess):
         raise store_unavailable()  # the cookie stays: the session is there when the store is back
     if not state.signed_in(sess):
@@ -68,13 +73,13 @@ def _from_session(sess: SessionMixin, endpoint: str) -> Principal | None:
     now = time.time()
     if state.expired(sess, now, settings.idle_timeout, settings.max_lifetime):
         metrics.session_ended("expired")
-        state.end()
+        state.end(sess)
         return None
     vault = state.vault(sess)
     tokens = services.refresher.load(vault)
     if tokens is None:  # logged out elsewhere, or refresh failed in another request
         metrics.session_ended("ended_elsewhere")
-        state.end()
+        state.end(sess)
         return None
     if endpoint not in NO_REFRESH:
         try:
@@ -87,7 +92,7 @@ def _from_session(sess: SessionMixin, endpoint: str) -> Principal | None:
                 raise  # provider or store trouble: the session is kept
             log.info("session ended for %s: %s", user_ref(tokens.sub, settings.log_salt), error.code)
             metrics.session_ended(error.code)
-            state.end()
+            state.end(sess)
             error.ends_session = True
             raise
     state.touch(sess, now)

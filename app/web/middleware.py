@@ -4,7 +4,7 @@ These run on every request, the proxy's verify subrequests and the probes includ
 work on the raw header list `start_response` receives (plain tuples, no `Headers` object,
 no Flask context lookups): appending a few constant tuples costs far less than after_request
 hooks that edit a `Response`. The order, outermost first: `RequestIds` (every later log line
-has the id), `RequestMetrics`, `SecurityHeaders`, then the Flask app.
+has the id), `RequestMetrics`, `SecurityHeaders`, `Routes`, then the Flask app.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .. import metrics
-from ..logs import REQUEST_ID
+from ..logs import CURRENT_REQUEST_ID, REQUEST_ID
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -30,11 +30,29 @@ CSP_NONCE = "oidc_login.csp_nonce"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
 
+#: The endpoint name of an answer given below Flask's dispatch (verify.py's ForwardAuth).
+ENDPOINT = "oidc_login.endpoint"
+
+
 def endpoint_of(environ: Environ) -> str | None:
-    """The Flask endpoint that answered (None when no route matched). Flask's request object
-    is in the environ from the moment the app took the request."""
-    request = environ.get("werkzeug.request")
-    return getattr(request, "endpoint", None)
+    """The endpoint that answered (None when no route matched). Flask's request object is in
+    the environ from the moment the app took the request."""
+    name = environ.get(ENDPOINT)
+    if name is not None:
+        return str(name)
+    return getattr(environ.get("werkzeug.request"), "endpoint", None)
+
+
+class Routes:
+    """Hands a few exact paths to their own WSGI apps, everything else to Flask: the proxy's
+    auth subrequest, asked once per request of the guarded app, skips Flask's dispatch."""
+
+    def __init__(self, app: WSGIApp, paths: dict[str, WSGIApp]) -> None:
+        self.app = app
+        self.paths = paths
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return self.paths.get(environ.get("PATH_INFO", ""), self.app)(environ, start_response)
 
 
 # -- request ids ---------------------------------------------------------------------------------
@@ -67,7 +85,11 @@ class RequestIds:
             headers.append(("X-Request-ID", rid))
             return start_response(status, headers, exc_info)
 
-        return self.app(environ, start)
+        token = CURRENT_REQUEST_ID.set(rid)
+        try:
+            return self.app(environ, start)
+        finally:
+            CURRENT_REQUEST_ID.reset(token)
 
 
 # -- metrics -------------------------------------------------------------------------------------

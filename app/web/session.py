@@ -92,7 +92,7 @@ def begin(claims: dict[str, Any], tokens: TokenSet) -> None:
         }
     )
     services.refresher.save(vault(), tokens)
-    interface.persist(current_app, session)  # type: ignore[attr-defined]
+    interface.persist(session)  # type: ignore[attr-defined]
     backchannel.index_session(claims, session_keys())
 
 
@@ -102,11 +102,13 @@ def session_keys() -> list[str]:
     return list(vault().keys("session", "tokens"))
 
 
-def end() -> None:
-    """Deletes the token record and the stored session; the cookie is cleared."""
-    if signed_in():
-        current_app.extensions["oidc_login"].refresher.discard(vault())
-    session.clear()
+def end(sess: SessionMixin | None = None) -> None:
+    """Deletes the token record; the stored session goes at the end of the request (and the
+    cookie with it, except for forward auth, whose answers never carry one)."""
+    sess = session if sess is None else sess
+    if signed_in(sess):
+        current_app.extensions["oidc_login"].refresher.discard(vault(sess))
+    sess.clear()
 
 
 def expired(sess: SessionMixin, now: float, idle_timeout: int, max_lifetime: int) -> bool:
@@ -120,7 +122,7 @@ def touch(sess: SessionMixin, now: float) -> None:
     settings = current_app.extensions["oidc_login"].settings
     sess["seen"] = int(now)
     sess["until"] = _until(sess.get("created", now), now, settings.idle_timeout, settings.max_lifetime)
-    current_app.session_interface.persist(current_app, sess)  # type: ignore[attr-defined]
+    current_app.session_interface.persist(sess)  # type: ignore[attr-defined]
 
 
 def _until(created: float, seen: float, idle_timeout: int, max_lifetime: int) -> int:

@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, g
+from flask import Flask, Request, Response
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 
 from ..oidc.logout import BACKCHANNEL_PATH
@@ -47,6 +47,7 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         super().__init__(app, key_prefix="", use_signer=False, permanent=True, cleanup_n_requests=None)
         self.store = store
         self.keyer = keyer
+        self.lifetime = app.permanent_session_lifetime.total_seconds()
 
     def vault(self, sid: str) -> Vault | None:
         """The vault of a ticket (None for anything that is not one)."""
@@ -91,12 +92,15 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
     # -- Flask's interface -------------------------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> TicketSession:
-        """The stored session of a well-formed ticket; otherwise an empty one, made without a
-        store read or a random draw (a ticket is drawn only when a login issues one). Probes
-        and the provider's back-channel calls never read a session at all."""
+        """Probes and the provider's back-channel calls never read a session at all."""
         if request.path in SESSIONLESS_PATHS:
             return self.session_class(sid="", permanent=True)
-        value = request.cookies.get(self.get_cookie_name(app)) or ""
+        return self.open_ticket(request.cookies.get(self.get_cookie_name(app)) or "")
+
+    def open_ticket(self, value: str) -> TicketSession:
+        """The stored session of a well-formed ticket; otherwise an empty one, made without a
+        store read or a random draw (a ticket is drawn only when a login issues one). Needs no
+        Flask request: forward auth (verify.py) calls it with the cookie's value."""
         vault = self.vault(value) if value else None
         if vault is None:
             return self.session_class(sid="", permanent=True)
@@ -113,7 +117,7 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         session.opened = (value, vault)
         return session
 
-    def regenerate(self, session: ServerSideSession) -> None:
+    def regenerate(self, session: TicketSession) -> None:
         """A new ticket (login): the old session's value goes, whatever it held."""
         vault = self.vault_of(session)
         if vault is not None:
@@ -122,12 +126,35 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         session.issued = True
         session.modified = True
 
-    def persist(self, app: Flask, session: TicketSession) -> None:
+    def persist(self, session: TicketSession) -> None:
         """Write now (StoreUnavailable reaches the caller, who answers 503)."""
         vault = self.vault_of(session)
         if vault is not None:
-            vault.put(SESSION, dict(session), ttl_of(session, app.permanent_session_lifetime.total_seconds()))
+            vault.put(SESSION, dict(session), ttl_of(session, self.lifetime))
         session.persisted = True
+
+    def write_back(self, session: TicketSession) -> bool:
+        """The store's side of the end of a request: an ended session's value deleted, a
+        changed one written. False when the store could not take it (nothing else to do:
+        the store's own expiry and the next request settle it)."""
+        if session.unavailable:
+            return False  # the store could not be read: change nothing, keep the cookie
+        if not session:
+            if session.modified:
+                try:
+                    vault = self.vault_of(session)
+                    if vault is not None:
+                        vault.delete(SESSION)
+                except StoreUnavailable as exc:
+                    log.warning("could not delete an ended session: %s", exc)
+            return True
+        if session.modified and not session.persisted:
+            try:
+                self.persist(session)
+            except StoreUnavailable as exc:
+                log.warning("could not save the session: %s", exc)
+                return False
+        return True
 
     def save_session(self, app: Flask, session: TicketSession, response: Response) -> None:
         if not (session or session.modified or session.accessed or session.unavailable):
@@ -138,29 +165,15 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
                 response.headers.add("Vary", "Cookie")
             elif "cookie" not in vary.lower():
                 response.headers["Vary"] = vary + ", Cookie"
-        if session.unavailable:
-            return  # the store could not be read: change nothing, keep the cookie
-        quiet = bool(g.get("no_session_cookie"))  # forward auth: proxies drop Set-Cookie
+        if not self.write_back(session):
+            return
         if not session:
             if session.modified:
-                try:
-                    vault = self.vault_of(session)
-                    if vault is not None:
-                        vault.delete(SESSION)
-                except StoreUnavailable as exc:
-                    log.warning("could not delete an ended session: %s", exc)
-                if not quiet:
-                    response.delete_cookie(self.get_cookie_name(app), domain=self.get_cookie_domain(app),
-                                           path=self.get_cookie_path(app), secure=self.get_cookie_secure(app),
-                                           httponly=True, samesite=self.get_cookie_samesite(app))
+                response.delete_cookie(self.get_cookie_name(app), domain=self.get_cookie_domain(app),
+                                       path=self.get_cookie_path(app), secure=self.get_cookie_secure(app),
+                                       httponly=True, samesite=self.get_cookie_samesite(app))
             return
-        if session.modified and not session.persisted:
-            try:
-                self.persist(app, session)
-            except StoreUnavailable as exc:
-                log.warning("could not save the session: %s", exc)
-                return
-        if quiet or not session.issued:
+        if not session.issued:
             return
         response.set_cookie(
             self.get_cookie_name(app),

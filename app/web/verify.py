@@ -1,48 +1,92 @@
 """`/api/auth/verify`: the reverse proxy's authentication subrequest (nginx `auth_request`,
 Caddy `forward_auth`, Traefik `forwardAuth`).
 
-The proxy asks this for every request of the app it guards, so it is answered from what
-`guard.load_principal` already established (the session and the verified-claims cache; a
-provider call only when a refresh is due) and never sets or deletes a cookie: proxies drop
-`Set-Cookie` from subrequests, so a cookie set here would never arrive anyway.
+The proxy asks this for every request of the app it guards, so it is answered below Flask's
+dispatch: `ForwardAuth` is a WSGI app the middleware chain hands this one path to, in the
+Flask app's context but without a request context, URL routing, hooks or a session cookie.
+It opens the session through the same session interface and asks the same guard
+(`guard.authenticate`) as every other route, so no check exists twice: the session and the
+verified-claims cache, a provider call only when a refresh is due. It never sets or deletes a
+cookie: proxies drop `Set-Cookie` from subrequests, so a cookie set here would never arrive.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import InternalServerError
+from flask import Flask, g
+from werkzeug.wrappers import Request, Response
 
 from ..errors import AuthError
 from ..oidc.refresh import store_unavailable
+from ..settings import Settings
 from ..store import LockTimeout, StoreUnavailable
+from .guard import authenticate
+from .middleware import ENDPOINT
 from .session import Principal
 from .urls import safe_return_to
 
 log = logging.getLogger(__name__)
-bp = Blueprint("verify", __name__)
 
 #: Every method a guarded request may have: the proxy may forward the original one.
-METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 #: Printable ASCII that may stay as it is in a header value: everything but `%` (the escape).
 _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 _SAFE_IN_LIST = _SAFE.replace(",", "")
 PREFIX = "X-Auth-Request-"
 VERIFY_PATH = "/api/auth/verify"
+#: Its name in metrics and in the guard's rules (the session wins over a Bearer token).
+VERIFY_ENDPOINT = "verify.verify"
 
 
-@bp.route(VERIFY_PATH, methods=METHODS, provide_automatic_options=False)
-def verify() -> Response:
-    g.no_session_cookie = True  # the session layer then neither sets nor deletes the cookie
-    principal: Principal | None = g.get("principal")
-    if principal is None:
-        raise AuthError("LOGIN_REQUIRED")
-    wanted = allowed_roles(request.args.get("allowed_roles"))
-    if wanted and not wanted & set(principal.roles):
-        raise AuthError("ROLE_REQUIRED", "This part of the app needs one of: " + ", ".join(sorted(wanted)) + ".")
-    return Response(status=200, headers=identity_headers(principal))
+class ForwardAuth:
+    """The WSGI app for VERIFY_PATH: 200 with the identity headers, or the refusal."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.interface = app.session_interface
+        self.cookie_name = app.config["SESSION_COOKIE_NAME"]
+        self.settings: Settings = app.extensions["oidc_login"].settings
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        environ[ENDPOINT] = VERIFY_ENDPOINT
+        request = Request(environ)
+        with self.app.app_context():  # current_app and g for the guard, the refresher, the logs
+            response = self.answer(request)
+        return response(environ, start_response)
+
+    def answer(self, request: Request) -> Response:
+        if request.method not in METHODS:
+            return refused(request, AuthError("INVALID_REQUEST", "Method not allowed.", status=405))
+        session = self.interface.open_ticket(request.cookies.get(self.cookie_name) or "")
+        try:
+            try:
+                principal = g.principal = authenticate(
+                    session, VERIFY_ENDPOINT, request.headers.get("Authorization", ""), request.path
+                )
+                return Response(status=200, headers=self.verdict(request, principal))
+            finally:
+                self.interface.write_back(session)  # an ended session's value goes now
+        except AuthError as error:
+            return refused(request, error)
+        except (StoreUnavailable, LockTimeout):
+            return refused(request, store_unavailable())
+        except Exception:  # still answered in verify's form: the proxy shows no stack trace
+            log.exception("verify failed")
+            return refused(request, AuthError("INVALID_REQUEST", "Internal error.", status=500, hint="See the server log."))
+
+    def verdict(self, request: Request, principal: Principal | None) -> dict[str, str]:
+        """The identity headers, or the AuthError that refuses this request."""
+        if principal is None:
+            raise AuthError("LOGIN_REQUIRED")
+        wanted = allowed_roles(request.args.get("allowed_roles"))
+        if wanted and not wanted & set(principal.roles):
+            raise AuthError("ROLE_REQUIRED", "This part of the app needs one of: " + ", ".join(sorted(wanted)) + ".")
+        return identity_headers(principal, self.settings)
 
 
 def allowed_roles(value: str | None) -> set[str]:
@@ -59,9 +103,8 @@ def header_text(value: str, *, in_list: bool = False) -> str:
     return quote(value, safe=_SAFE_IN_LIST if in_list else _SAFE)
 
 
-def identity_headers(principal: Principal) -> dict[str, str]:
+def identity_headers(principal: Principal, settings: Settings) -> dict[str, str]:
     """The `X-Auth-Request-*` headers for the app behind the proxy; unknown values absent."""
-    settings = current_app.extensions["oidc_login"].settings
     values = {
         "User": principal.sub,
         "Email": principal.email,
@@ -85,7 +128,7 @@ def identity_headers(principal: Principal) -> dict[str, str]:
     return headers
 
 
-def login_url(code: str | None = None) -> str:
+def login_url(request: Request, code: str | None = None) -> str:
     """Where the proxy sends a browser: the login page, with the way back to the original
     request (nginx: X-Original-URI; Caddy, Traefik: X-Forwarded-Uri) and the reason when a
     session just ended."""
@@ -96,18 +139,15 @@ def login_url(code: str | None = None) -> str:
     return "/login?" + urlencode(params)
 
 
-@bp.errorhandler(AuthError)
-def refused(error: AuthError) -> Response:
+def refused(request: Request, error: AuthError) -> Response:
     """401 with the login URL, 403 for a missing role, 503 with Retry-After for provider or
     store trouble. `X-Auth-Request-Error` names the code so the proxy can show the login
     server's own page for it."""
-    g.no_session_cookie = True
     ended = error.ends_session
     # A session that just ended (a refused refresh, a role lost at refresh) is a 401 whatever
     # the code's own status: the browser must sign in again, and the login page names why.
     status = 401 if ended else 503 if error.status in (502, 503, 504) else error.status
-    response = jsonify(error.as_dict())
-    response.status_code = status
+    response = Response(json.dumps(error.as_dict()), status=status, mimetype="application/json")
     response.headers[PREFIX + "Error"] = error.code
     # Caddy hands a 401 to fetch/XHR callers as it is: the headers any JSON answer has here.
     response.headers["Cache-Control"] = "no-store"
@@ -115,23 +155,13 @@ def refused(error: AuthError) -> Response:
     if status == 401:
         has_token = request.headers.get("Authorization", "")[:7].lower() == "bearer "
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if has_token else "Bearer"
-        response.headers[PREFIX + "Redirect"] = login_url(error.code if ended else None)
+        response.headers[PREFIX + "Redirect"] = login_url(request, error.code if ended else None)
     elif status == 403:
-        response.headers[PREFIX + "Redirect"] = login_url(error.code)
+        response.headers[PREFIX + "Redirect"] = login_url(request, error.code)
+    elif status == 405:
+        response.headers["Allow"] = ", ".join(sorted(METHODS))
     elif status == 503:
         response.headers["Retry-After"] = str(error.retry_after or 5)
     log.debug("verify %s %s: %s", request.headers.get("X-Original-Method")
-             or request.headers.get("X-Forwarded-Method") or request.method, status, error.code)
+              or request.headers.get("X-Forwarded-Method") or request.method, status, error.code)
     return response
-
-
-@bp.errorhandler(StoreUnavailable)
-@bp.errorhandler(LockTimeout)
-def store_down(_: Exception) -> Response:
-    return refused(store_unavailable())
-
-
-@bp.errorhandler(InternalServerError)
-def internal(error: InternalServerError) -> Response:
-    """An unexpected error still answers the proxy in verify's form (no HTML page)."""
-    return refused(AuthError("INVALID_REQUEST", "Internal error.", status=500, hint="See the server log."))

@@ -254,3 +254,65 @@ def test_a_role_lost_at_refresh_ends_the_session_with_401_and_the_reason(make_ap
     assert redirect_params(response) == {"return_to": ["/c/8"], "error": ["ROLE_REQUIRED"]}
     assert verify(live, http).status_code == 401  # ended: no second grant, no loop
     assert provider.grants["refresh_token"] == 1
+
+
+def test_other_methods_get_405_in_verify_form(make_app, provider):
+    live = make_app()
+    response = verify(live, live.login(), "TRACE")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "INVALID_REQUEST"
+    assert response.headers["X-Auth-Request-Error"] == "INVALID_REQUEST"
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"}
+    assert_no_cookie(response)
+
+
+def test_an_unexpected_error_is_a_500_in_verify_form_logged_with_the_request_id(make_app, provider, monkeypatch, caplog):
+    import logging
+
+    from app.web import verify as verify_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    live = make_app()
+    http = live.login()
+    monkeypatch.setattr(verify_module, "authenticate", broken)
+    caplog.set_level(logging.ERROR)
+    response = verify(live, http)
+    assert response.status_code == 500 and response.json()["error"]["code"] == "INVALID_REQUEST"
+    assert "a bug" not in response.text and "Traceback" not in response.text
+    assert response.headers["X-Auth-Request-Error"] == "INVALID_REQUEST"
+    failed = [r for r in caplog.records if r.getMessage() == "verify failed"]
+    assert failed and failed[0].request_id == response.headers["X-Request-ID"]
+    assert_no_cookie(response)
+
+
+def test_verify_answers_are_counted_under_their_endpoint(make_app, provider):
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    live = make_app()
+    http = live.login()
+    ok, refused = sample("oidc_login_verify_answers_total", status="200"), sample("oidc_login_verify_answers_total", status="401")
+    timed = sample("oidc_login_request_duration_seconds_count", route="verify.verify")
+    assert verify(live, http).status_code == 200
+    assert verify(live, live.session()).status_code == 401
+    assert sample("oidc_login_verify_answers_total", status="200") - ok == 1
+    assert sample("oidc_login_verify_answers_total", status="401") - refused == 1
+    assert sample("oidc_login_request_duration_seconds_count", route="verify.verify") - timed == 2
+
+
+def test_an_idle_session_ends_at_verify_and_its_stored_value_goes(make_app, provider):
+    """Below Flask's dispatch the session layer still writes back: the value of a session that
+    ended at verify is deleted from the store, and the cookie stays as it was (none is set)."""
+    from tests.web.test_guard import rewrite_session, stored_session
+
+    live = make_app()
+    http = live.login()
+    rewrite_session(live, http, seen=time.time() - 10 * 24 * 3600)
+    response = verify(live, http)
+    assert response.status_code == 401
+    assert_no_cookie(response)
+    assert stored_session(live, http) is None
