@@ -1,5 +1,7 @@
-"""The before_request hook: who is this request? From the session (checking, and with token
-reuse refreshing, the provider's access token) or from an `Authorization: Bearer` token."""
+"""Who is this request? From the session (checking, and with token reuse refreshing, the
+provider's access token) or from an `Authorization: Bearer` token. `authenticate` decides,
+with the app context but no request context; `load_principal` is its before_request hook for
+Flask's routes, and forward auth (verify.py) calls it directly."""
 
 from __future__ import annotations
 
@@ -30,9 +32,11 @@ PUBLIC.add("ops.readyz")  # the readiness probe: no session
 #: Endpoints that need the session but not the automatic refresh: logout must work while the
 #: provider is down, and the refresh endpoint refreshes by itself (one grant, not two).
 NO_REFRESH = {"auth.logout", "auth.refresh"}
+#: Forward auth's endpoint name (verify.py answers it below Flask's dispatch).
+VERIFY_ENDPOINT = "verify.verify"
 #: Forward auth: the app's own API calls may carry tokens of their own, so there the session
 #: cookie, when there is one, wins over a Bearer token.
-SESSION_FIRST = {"verify.verify"}  # verify.VERIFY_ENDPOINT
+SESSION_FIRST = {VERIFY_ENDPOINT}
 
 
 def load_principal() -> None:

@@ -25,7 +25,7 @@ from ..errors import AuthError
 from ..oidc.refresh import store_unavailable
 from ..settings import Settings
 from ..store import LockTimeout, StoreUnavailable
-from .guard import authenticate
+from .guard import VERIFY_ENDPOINT, authenticate
 from .middleware import ENDPOINT
 from .session import Principal
 from .urls import safe_return_to
@@ -39,8 +39,6 @@ _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 _SAFE_IN_LIST = _SAFE.replace(",", "")
 PREFIX = "X-Auth-Request-"
 VERIFY_PATH = "/api/auth/verify"
-#: Its name in metrics and in the guard's rules (the session wins over a Bearer token).
-VERIFY_ENDPOINT = "verify.verify"
 
 
 class ForwardAuth:
