@@ -93,8 +93,15 @@ def refresh(outcome: str) -> None:
     _m().refresh_grants.labels(_bounded(outcome, REFRESH_OUTCOMES)).inc()
 
 
+_verify_counters: dict[int, Any] = {}
+
+
 def verify_answer(status: int) -> None:
-    _m().verify_answers.labels(str(status) if 100 <= status < 600 else "other").inc()
+    """Once per forward-auth subrequest: the labelled child is looked up once per status."""
+    counter = _verify_counters.get(status)
+    if counter is None:
+        counter = _verify_counters[status] = _m().verify_answers.labels(str(status) if 100 <= status < 600 else "other")
+    counter.inc()
 
 
 _route_timers: dict[str | None, Any] = {}

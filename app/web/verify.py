@@ -54,34 +54,42 @@ class ForwardAuth:
         environ[ENDPOINT] = VERIFY_ENDPOINT
         request = Request(environ)
         with self.app.app_context():  # current_app and g for the guard, the refresher, the logs
-            response = self.answer(request)
-        return response(environ, start_response)
+            try:
+                headers = self.admit(request)
+            except AuthError as error:
+                return refused(request, error)(environ, start_response)
+        # The answer to nearly every subrequest, as a plain WSGI one (no Response object to
+        # build and check): every value is a constant or went through header_text.
+        start_response("200 OK", [*headers.items(), ("Content-Length", "0")])
+        return []
 
-    def answer(self, request: Request) -> Response:
+    def admit(self, request: Request) -> dict[str, str]:
+        """The identity headers for this request, or the AuthError that refuses it (store
+        trouble and bugs included: the proxy gets verify's form, never a stack trace)."""
         if request.method not in METHODS:
-            return refused(request, AuthError("INVALID_REQUEST", "Method not allowed.", status=405))
+            raise AuthError("INVALID_REQUEST", "Method not allowed.", status=405)
         session = self.interface.open_ticket(request.cookies.get(self.cookie_name) or "")
         try:
             try:
                 principal = g.principal = authenticate(
-                    session, VERIFY_ENDPOINT, request.headers.get("Authorization", ""), request.path
+                    session, VERIFY_ENDPOINT, request.headers.get("Authorization", ""), VERIFY_PATH
                 )
-                return Response(status=200, headers=self.verdict(request, principal))
+                return self.verdict(request, principal)
             finally:
                 self.interface.write_back(session)  # an ended session's value goes now
-        except AuthError as error:
-            return refused(request, error)
+        except AuthError:
+            raise
         except (StoreUnavailable, LockTimeout):
-            return refused(request, store_unavailable())
-        except Exception:  # still answered in verify's form: the proxy shows no stack trace
+            raise store_unavailable() from None
+        except Exception:
             log.exception("verify failed")
-            return refused(request, AuthError("INVALID_REQUEST", "Internal error.", status=500, hint="See the server log."))
+            raise AuthError("INVALID_REQUEST", "Internal error.", status=500, hint="See the server log.") from None
 
     def verdict(self, request: Request, principal: Principal | None) -> dict[str, str]:
         """The identity headers, or the AuthError that refuses this request."""
         if principal is None:
             raise AuthError("LOGIN_REQUIRED")
-        wanted = allowed_roles(request.args.get("allowed_roles"))
+        wanted = allowed_roles(request.args.get("allowed_roles")) if request.query_string else set()
         if wanted and not wanted & set(principal.roles):
             raise AuthError("ROLE_REQUIRED", "This part of the app needs one of: " + ", ".join(sorted(wanted)) + ".")
         return identity_headers(principal, self.settings)

@@ -36,6 +36,7 @@ def test_signed_in_gets_200_with_identity_headers_and_empty_body(make_app, provi
     response = verify(live, http)
     assert response.status_code == 200 and response.content == b""
     h = response.headers
+    assert h["Content-Length"] == "0"  # a proxy keeps the connection to verify open
     assert h["X-Auth-Request-User"] == "user-123"
     assert h["X-Auth-Request-Email"] == "ada@example.com"
     assert h["X-Auth-Request-Name"] == "Ada Lovelace"
