@@ -63,7 +63,9 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
 
     @staticmethod
     def read(vault: Vault) -> dict[str, Any] | None:
-        vault.prefetch(SESSION, "tokens")  # the guard reads the token record next: one round trip
+        """The session's value, with its token record read ahead (the guard reads it next):
+        one Redis round trip for both."""
+        vault.prefetch(SESSION, "tokens")
         data = vault.get(SESSION)
         return data if isinstance(data, dict) else None
 
@@ -87,7 +89,7 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
     def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
         vault = self.vault(store_id)
         if vault:
-            vault.put(SESSION, dict(session), ttl_of(session, session_lifetime.total_seconds()))
+            write(vault, session, session_lifetime.total_seconds())
 
     # -- Flask's interface -------------------------------------------------------------
 
@@ -130,7 +132,7 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
         """Write now (StoreUnavailable reaches the caller, who answers 503)."""
         vault = self.vault_of(session)
         if vault is not None:
-            vault.put(SESSION, dict(session), ttl_of(session, self.lifetime))
+            write(vault, session, self.lifetime)
         session.persisted = True
 
     def write_back(self, session: TicketSession) -> bool:
@@ -185,6 +187,11 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
             secure=self.get_cookie_secure(app),
             samesite=self.get_cookie_samesite(app),
         )
+
+
+def write(vault: Vault, session: ServerSideSession, max_lifetime: float) -> None:
+    """The session's value, sealed, kept by the store until the session's end."""
+    vault.put(SESSION, dict(session), ttl_of(session, max_lifetime))
 
 
 def ttl_of(session: ServerSideSession, max_lifetime: float) -> float:
