@@ -93,10 +93,11 @@ class TicketSessionInterface(ServerSideSessionInterface):  # type: ignore[misc]
 
     # -- Flask's interface -------------------------------------------------------------
 
-    def open_session(self, app: Flask, request: Request) -> TicketSession:
-        """Probes and the provider's back-channel calls never read a session at all."""
+    def open_session(self, app: Flask, request: Request) -> TicketSession | None:
+        """Probes and the provider's back-channel calls never read a session at all: Flask
+        gives them its null session, which it never saves."""
         if request.path in SESSIONLESS_PATHS:
-            return self.session_class(sid="", permanent=True)
+            return None
         return self.open_ticket(request.cookies.get(self.get_cookie_name(app)) or "")
 
     def open_ticket(self, value: str) -> TicketSession:
