@@ -59,7 +59,8 @@ class ForwardAuth:
             except AuthError as error:
                 return refused(request, error)(environ, start_response)
         # The answer to nearly every subrequest, as a plain WSGI one (no Response object to
-        # build and check): every value is a constant or went through header_text.
+        # build and check): every value is a constant, went through header_text, or is the
+        # verified access token (printable ASCII, checked in identity_headers).
         start_response("200 OK", [*headers.items(), ("Content-Length", "0")])
         return []
 
@@ -129,6 +130,8 @@ def identity_headers(principal: Principal, settings: Settings) -> dict[str, str]
         and principal.via == "session"
         and tokens is not None
         and tokens.access_token
+        and tokens.access_token.isascii()
+        and tokens.access_token.isprintable()  # a verified JWS always is; never a header break
     ):
         headers[PREFIX + "Access-Token"] = tokens.access_token
     return headers

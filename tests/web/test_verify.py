@@ -317,3 +317,19 @@ def test_an_idle_session_ends_at_verify_and_its_stored_value_goes(make_app, prov
     assert response.status_code == 401
     assert_no_cookie(response)
     assert stored_session(live, http) is None
+
+
+def test_an_access_token_that_could_break_a_header_is_never_passed(make_app, provider):
+    """Whatever the token record holds, the 200 answer's headers stay well-formed: a token
+    with a line break (which no verified JWS has) is left out rather than sent."""
+    from app.oidc.tokenset import TokenSet
+    from app.web.session import Principal
+    from app.web.verify import identity_headers
+
+    live = make_app(**REUSE, OPENID_PASS_ACCESS_TOKEN="true")
+    settings = live.services.settings
+    good = verify(live, live.login()).headers["X-Auth-Request-Access-Token"]
+    for token, passed in ((good, True), (good + "\r\nX-Evil: 1", False), ("t\u00e9", False)):
+        tokens = TokenSet.from_dict({"access_token": token, "sub": "u"})
+        headers = identity_headers(Principal(sub="u", iss=None, tokens=tokens), settings)
+        assert ("X-Auth-Request-Access-Token" in headers) is passed, token
