@@ -32,7 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bench.run import (  # noqa: E402
-    BACK_CHANNEL, COOKIE, BenchError, Server, children_of, ensure_wrk, free_port, log, login, run_wrk,
+    BACK_CHANNEL, COOKIE, BenchError, Server, children_of, cpu_seconds, ensure_wrk, free_port, log, login, run_wrk,
 )
 from tests.forward.certs import make_certificate  # noqa: E402
 from tests.forward.proxies import Nginx  # noqa: E402
@@ -41,18 +41,9 @@ from tests.provider import TestProvider  # noqa: E402
 GUARD_LINE = "auth_request /_oidc_login/verify;"
 
 
-def cpu_seconds(roots: list[int]) -> float:
+def group_cpu_seconds(roots: list[int]) -> float:
     """utime + stime of processes and their children (gunicorn or nginx masters + workers)."""
-    total = 0
-    for one in [p for root in roots for p in (root, *children_of(root))]:
-        try:
-            with open(f"/proc/{one}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds([p for root in roots for p in (root, *children_of(root))])
 
 
 class App:
@@ -101,11 +92,11 @@ def measure(runs: dict[str, tuple[str, str | None]], pids: dict[str, list[int]],
     parts: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     cpu: dict[str, Counter[str]] = {name: Counter() for name in names}
     for name in order:
-        before = {group: cpu_seconds(pid) for group, pid in pids.items()}
+        before = {group: group_cpu_seconds(pid) for group, pid in pids.items()}
         url, cookie = runs[name]
         parts[name].append(run_wrk(url, cookie, slice_s, args.connections, args.threads))
         for group, pid in pids.items():
-            cpu[name][group] += cpu_seconds(pid) - before[group]
+            cpu[name][group] += group_cpu_seconds(pid) - before[group]
     results = {}
     for name in names:
         n = sum(r["requests"] for r in parts[name])

@@ -87,22 +87,37 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...), or None when
+    the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # comm may hold spaces/parens: the fields after the last ')' are fixed
+    return stat[stat.rfind(")") + 2:].split()
+
+
 def children_of(pid: int) -> list[int]:
     """Direct children of ``pid`` (from /proc/*/stat)."""
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # comm may hold spaces/parens: the fields after the last ')' are fixed
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.append(int(entry))
+        if entry.isdigit():
+            fields = proc_stat(entry)
+            if fields and len(fields) > 1 and int(fields[1]) == pid:
+                found.append(int(entry))
     return sorted(found)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes so far (fields 14 and 15 of /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        fields = proc_stat(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # -- the server under gunicorn --------------------------------------------------------------
@@ -173,16 +188,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """utime+stime of the master and its workers so far (from /proc/PID/stat)."""
-        total = 0
-        for pid in (self.proc.pid, *self.worker_pids()):
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-        return total / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds([self.proc.pid, *self.worker_pids()])
 
     def rss(self) -> dict[str, Any]:
         workers = {pid: rss_kib(pid) for pid in self.worker_pids()}

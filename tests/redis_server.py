@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from types import TracebackType
 
+from tests.processes import stop
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
@@ -177,14 +179,7 @@ class RedisServer:
 
     def _terminate(self, timeout: float = 5.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        stop(proc, timeout)
 
     def pause(self) -> None:
         """SIGSTOP: the port still accepts connections but nothing answers (a hung Redis)."""
@@ -269,13 +264,7 @@ class Sentinel:
         return int(parts[4]) if len(parts) > 4 and parts[4].isdigit() else None
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

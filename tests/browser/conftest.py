@@ -5,8 +5,10 @@ started as ``python -m app.cli serve``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,11 +71,14 @@ class Stack:
 
 @pytest.fixture
 def make_stack(request):
-    """``make_stack(kind, reuse=..., audience=..., access_token_ttl=..., end_session=...)``."""
+    """``make_stack(kind, reuse=..., audience=..., access_token_ttl=..., end_session=...,
+    provider_options=...)``; ``provider_options(base_url)`` gives oidc-provider more options
+    that name the login server's URL (e.g. its back-channel logout endpoint)."""
     started: list = []
 
     def make(kind: str, *, reuse: bool, audience: bool, access_token_ttl: int | None = None,
-             end_session: bool = False) -> Stack:
+             end_session: bool = False,
+             provider_options: Callable[[str], dict[str, Any]] | None = None) -> Stack:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         redirect_uri = f"{base}/oauth/openid/callback"
@@ -84,6 +89,7 @@ def make_stack(request):
             idp = OidcProviderProcess(
                 redirect_uri=redirect_uri, post_logout_redirect_uri=post_logout,
                 audience=AUDIENCE, access_token_ttl=access_token_ttl, expose_tokens=True,
+                **(provider_options(base) if provider_options else {}),
             )
             idp.start()
             started.append(idp)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
 
-from tests.browser.conftest import AUDIENCE, Stack
-from tests.browser.servers import LoginServer
+from tests.browser.conftest import Stack
 from tests.browser.test_login_flows import api_user, login
-from tests.interop.harness import OidcProviderProcess, free_port, node_modules_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.interop, pytest.mark.timeout(180)]
 
@@ -22,42 +22,20 @@ BOB = {"login": "bob", "password": "bob-password", "sub": "auth0|bob", "email": 
 
 
 @pytest.fixture
-def bcl_stack(request):
-    """make(sid=True|False) -> a Stack whose provider sends logout tokens to our server."""
-    started: list = []
+def bcl_stack(make_stack):
+    """make(with_sid=True|False) -> a Stack whose provider sends logout tokens to our server."""
 
     def make(*, with_sid: bool = True, reuse: bool = False) -> Stack:
-        if not node_modules_ready():
-            pytest.skip("oidc-provider is not installed: run `npm ci --prefix tests/interop`")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        idp = OidcProviderProcess(
-            redirect_uri=f"{base}/oauth/openid/callback", post_logout_redirect_uri=f"{base}/login",
-            audience=AUDIENCE, expose_tokens=True, revocation=True, extra_accounts=[BOB],
-            backchannel_logout_uri=f"{base}/oauth/openid/backchannel-logout",
-            backchannel_logout_session_required=with_sid,
-        )
-        idp.start()
-        started.append(idp)
-        label = "Continue with Acme SSO"
-        settings = {"OPENID_BUTTON_LABEL": label, "OPENID_REUSE_TOKENS": "true" if reuse else "false"}
-        if reuse:
-            settings["OPENID_AUDIENCE"] = AUDIENCE
-        server = LoginServer(port=port, issuer=idp.issuer, client_id=idp.client_id,
-                             client_secret=idp.client_secret, settings=settings)
-        started.append(server)
-        server.start()
-        stack = Stack(kind="oidc-provider", idp=idp, server=server, user=dict(idp.user),
-                      button_label=label, audience=AUDIENCE if reuse else None, settings=settings)
-        request.node.stack = stack
-        return stack
+        def options(base: str) -> dict:
+            return {
+                "revocation": True, "extra_accounts": [BOB],
+                "backchannel_logout_uri": f"{base}/oauth/openid/backchannel-logout",
+                "backchannel_logout_session_required": with_sid,
+            }
 
-    yield make
-    for proc in reversed(started):
-        proc.stop()
-    stack = getattr(request.node, "stack", None)
-    if stack is not None:
-        print(stack.logs())
+        return make_stack("oidc-provider", reuse=reuse, audience=reuse, provider_options=options)
+
+    return make
 
 
 def signed_in_browser(chromium, stack: Stack, user: dict | None = None):
@@ -77,35 +55,36 @@ def end_provider_session(page, stack: Stack) -> None:
     page.wait_for_selector("text=You are signed out", timeout=15_000)
 
 
-def test_ending_one_provider_session_signs_out_that_product_session_only(chromium, bcl_stack):
-    stack = bcl_stack(with_sid=True)
+@contextmanager
+def three_browsers_first_signs_out(chromium, stack: Stack) -> Iterator[tuple]:
+    """Two browsers of the stack's user and one of Bob's, signed in; then the first ends its
+    provider session. Yields the three contexts, closed afterwards."""
     first, first_page = signed_in_browser(chromium, stack)
     second, _ = signed_in_browser(chromium, stack)
     other, _ = signed_in_browser(chromium, stack, BOB)
     try:
         end_provider_session(first_page, stack)
+        yield first, second, other
+    finally:
+        for context in (first, second, other):
+            context.close()
+
+
+def test_ending_one_provider_session_signs_out_that_product_session_only(chromium, bcl_stack):
+    stack = bcl_stack(with_sid=True)
+    with three_browsers_first_signs_out(chromium, stack) as (first, second, other):
         assert api_user(first, stack).status == 401
         assert api_user(second, stack).status == 200
         assert api_user(other, stack).status == 200
         assert "backchannel.success" in stack.idp.logs()
-    finally:
-        for context in (first, second, other):
-            context.close()
 
 
 def test_sub_only_logout_tokens_end_every_session_of_that_user(chromium, bcl_stack):
     stack = bcl_stack(with_sid=False)
-    first, first_page = signed_in_browser(chromium, stack)
-    second, _ = signed_in_browser(chromium, stack)
-    other, _ = signed_in_browser(chromium, stack, BOB)
-    try:
-        end_provider_session(first_page, stack)
+    with three_browsers_first_signs_out(chromium, stack) as (first, second, other):
         assert api_user(first, stack).status == 401
         assert api_user(second, stack).status == 401
         assert api_user(other, stack).status == 200
-    finally:
-        for context in (first, second, other):
-            context.close()
 
 
 def test_logout_revokes_the_refresh_token_at_the_provider(chromium, bcl_stack):

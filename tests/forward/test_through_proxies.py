@@ -149,11 +149,17 @@ def test_server_sent_events_arrive_one_by_one(make_guarded, provider, kind):
     assert arrivals[0][0] < arrivals[-1][1]["sent"]
 
 
-@pytest.mark.parametrize("kind", PROXY_KINDS)
-def test_expired_access_token_is_refreshed_once_and_the_request_served(make_guarded, provider, kind):
+def signed_in_with_short_tokens(make_guarded, provider, kind: str):
+    """A guarded stack whose provider's access tokens live TTL seconds, and a browser signed
+    in through it."""
     provider.config.access_token_ttl = TTL
     guarded = make_guarded(kind, issuer=provider.issuer, **FAST)
-    http = guarded.login()
+    return guarded, guarded.login()
+
+
+@pytest.mark.parametrize("kind", PROXY_KINDS)
+def test_expired_access_token_is_refreshed_once_and_the_request_served(make_guarded, provider, kind):
+    guarded, http = signed_in_with_short_tokens(make_guarded, provider, kind)
     time.sleep(TTL + 0.2)
     assert identity(whoami(guarded, http))["x-auth-request-user"] == "user-123"
     assert guarded.get(http, "/c/after", headers=NAVIGATE).status_code == 200
@@ -161,9 +167,7 @@ def test_expired_access_token_is_refreshed_once_and_the_request_served(make_guar
 
 
 def test_fifty_concurrent_requests_after_expiry_cause_one_refresh_grant(make_guarded, provider):
-    provider.config.access_token_ttl = TTL
-    guarded = make_guarded("nginx", issuer=provider.issuer, **FAST)
-    http = guarded.login()
+    guarded, http = signed_in_with_short_tokens(make_guarded, provider, "nginx")
     cookies = http.cookies.get_dict()
     time.sleep(TTL + 0.2)
 
@@ -180,9 +184,7 @@ def test_fifty_concurrent_requests_after_expiry_cause_one_refresh_grant(make_gua
 
 @pytest.mark.parametrize("kind", PROXY_KINDS)
 def test_provider_down_after_expiry_shows_503_page_and_keeps_the_session(make_guarded, provider, kind):
-    provider.config.access_token_ttl = TTL
-    guarded = make_guarded(kind, issuer=provider.issuer, **FAST)
-    http = guarded.login()
+    guarded, http = signed_in_with_short_tokens(make_guarded, provider, kind)
     time.sleep(TTL + 0.2)
     provider.config.down = True
     page = guarded.get(http, "/c/9", headers=NAVIGATE)
@@ -198,9 +200,7 @@ def test_provider_down_after_expiry_shows_503_page_and_keeps_the_session(make_gu
 
 @pytest.mark.parametrize("kind", PROXY_KINDS)
 def test_revoked_refresh_token_goes_to_login_with_the_reason_no_loop(make_guarded, provider, kind):
-    provider.config.access_token_ttl = TTL
-    guarded = make_guarded(kind, issuer=provider.issuer, **FAST)
-    http = guarded.login()
+    guarded, http = signed_in_with_short_tokens(make_guarded, provider, kind)
     provider.config.refresh_error = "invalid_grant"
     time.sleep(TTL + 0.2)
     page = guarded.get(http, "/c/7", headers=NAVIGATE)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import requests
 
+from tests.processes import stop as stop_process
+
 INTEROP_DIR = Path(__file__).resolve().parent
 PROVIDER_SCRIPT = INTEROP_DIR / "provider.mjs"
 NODE_MODULES = INTEROP_DIR / "node_modules"
@@ -209,13 +211,7 @@ class OidcProviderProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_process(proc)
         for stream in (proc.stdout, proc.stderr):
             try:
                 stream.close()

@@ -17,6 +17,7 @@ import requests
 
 from app.oidc.http import ProviderHttp, ssl_context
 from tests.conftest import CLIENT_ID, CLIENT_SECRET
+from tests.processes import stop
 from tests.provider import TestProvider
 from tests.tls import TestCA
 
@@ -61,12 +62,7 @@ class TinyProxy:
         return [line.split("): ", 1)[1] for line in text.splitlines() if "Request (file descriptor" in line]
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop(self.proc)
 
 
 @pytest.fixture
